@@ -1,0 +1,149 @@
+"""Everything the rules share about one file: the tree, its metadata (resolved once), the
+edits and findings recorded so far, and name helpers built on LibCST's scope analysis."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Dict, Iterator, List, Optional, Set, Tuple
+
+import libcst as cst
+from libcst.metadata import (
+    MetadataWrapper,
+    ParentNodeProvider,
+    PositionProvider,
+    QualifiedNameProvider,
+    QualifiedNameSource,
+    ScopeProvider,
+)
+from libcst.metadata.scope_provider import Scope
+
+from codemod.edits import Edits
+from codemod.findings import Check, Finding, make_finding
+from codemod import imports
+
+
+class _Index(cst.CSTVisitor):
+    """One walk that lists what the rules look for, so that no rule walks the tree again."""
+
+    def __init__(self) -> None:
+        self.calls: List[cst.Call] = []
+        self.references: List[cst.BaseExpression] = []  # outermost Name/Attribute chains
+        self.names: Set[str] = set()
+        self._inner: Set[cst.CSTNode] = set()
+
+    def visit_Import(self, node: cst.Import) -> bool:
+        self._bind(node.names)
+        return False
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        if not isinstance(node.names, cst.ImportStar):
+            self._bind(node.names)
+        return False
+
+    def _bind(self, aliases) -> None:
+        for alias in aliases:
+            bound = alias.evaluated_alias or alias.evaluated_name
+            self.names.add(bound.split(".")[0])
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.calls.append(node)
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if node not in self._inner:
+            self.references.append(node)
+        self._inner.add(node.value)
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.names.add(node.value)
+        if node not in self._inner:
+            self.references.append(node)
+
+
+class FileContext:
+    def __init__(self, path: str, module: cst.Module) -> None:
+        self.path = path
+        self.wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+        self.module = self.wrapper.module
+        self.positions = self.wrapper.resolve(PositionProvider)
+        self.parents = self.wrapper.resolve(ParentNodeProvider)
+        self.scopes = self.wrapper.resolve(ScopeProvider)
+        self._qnames = self.wrapper.resolve(QualifiedNameProvider)
+        index = _Index()
+        self.module.visit(index)
+        self.calls = index.calls
+        self.references = index.references
+        self.names_in_use = index.names
+        self.edits = Edits()
+        self.findings: List[Finding] = []
+        self.flagged: List[Tuple[Finding, cst.CSTNode]] = []  # finding, statement to annotate
+        self.conversions: Counter = Counter()
+        self.consumed: Set[cst.CSTNode] = set()  # torch references gone from the output
+        self.handled: Set[cst.CSTNode] = set()  # torch references a rule converted or reported
+        self.shared: Dict[str, object] = {}  # results one rule leaves for later rules
+        self.imports = imports.ImportPlanner(self)
+
+    # ---- metadata -------------------------------------------------------------------------
+    def qualified_names(self, node: cst.CSTNode) -> Set[str]:
+        value = self._qnames.get(node)
+        if value is None:
+            return set()
+        if callable(value):
+            value = value()
+        return {q.name for q in value if q.source is QualifiedNameSource.IMPORT}
+
+    def qualified_name(self, node: cst.CSTNode) -> Optional[str]:
+        """The one imported dotted name `node` stands for, or None when unknown or ambiguous."""
+        names = self.qualified_names(node)
+        return next(iter(names)) if len(names) == 1 else None
+
+    def scope(self, node: cst.CSTNode) -> Optional[Scope]:
+        return self.scopes.get(node)
+
+    def parent(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
+        return self.parents.get(node)
+
+    def ancestors(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+        parent = self.parents.get(node)
+        while parent is not None:
+            yield parent
+            parent = self.parents.get(parent)
+
+    def statement_of(self, node: cst.CSTNode) -> cst.CSTNode:
+        """The innermost statement holding `node` (a simple line or a compound header)."""
+        if isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+            return node
+        for parent in self.ancestors(node):
+            if isinstance(parent, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+                return parent
+        return node
+
+    def start(self, node: cst.CSTNode):
+        return self.positions[node].start
+
+    def code(self, node: cst.CSTNode) -> str:
+        return self.module.code_for_node(node)
+
+    # ---- recording ------------------------------------------------------------------------
+    def report(self, check: Check, node: cst.CSTNode, message: str, **kwargs) -> Finding:
+        pos = self.positions[node]
+        finding = make_finding(
+            check, message, pos.start.line, pos.start.column + 1, pos.end.line, **kwargs
+        )
+        self.findings.append(finding)
+        self.flagged.append((finding, self.statement_of(node)))
+        return finding
+
+    def consume(self, reference: cst.CSTNode) -> None:
+        """Mark a torch reference as migrated: it is gone from the output."""
+        self.consumed.add(reference)
+        for child in _names_within(reference):
+            self.consumed.add(child)
+
+    def convert(self, rule_code: str) -> None:
+        self.conversions[rule_code] += 1
+
+
+def _names_within(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    while isinstance(node, cst.Attribute):
+        node = node.value
+        yield node

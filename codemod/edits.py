@@ -1,0 +1,89 @@
+"""Edits planned against the original tree, applied in one pass.
+
+Rules never transform the tree themselves. They look at the original tree (with its metadata,
+resolved once) and record edits keyed by original nodes; `apply_edits` then rebuilds the module
+once. A replacement may be a node or a function of the *updated* node, so that two rules can
+edit nested nodes (the parameter rule rewrites `model.parameters()` inside a call that the
+optimizer rule rewrites) without either losing the other's change.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Callable, Dict, List, Set, Union
+
+import libcst as cst
+
+Replacement = Union[cst.CSTNode, Callable[[cst.CSTNode], cst.CSTNode]]
+
+
+class Edits:
+    def __init__(self) -> None:
+        self.replacements: Dict[cst.CSTNode, List[Replacement]] = defaultdict(list)
+        self.removed: Set[cst.CSTNode] = set()
+        self.before: Dict[cst.CSTNode, List[cst.BaseStatement]] = defaultdict(list)
+        self.after: Dict[cst.CSTNode, List[cst.BaseStatement]] = defaultdict(list)
+        self.comments: Dict[cst.CSTNode, List[str]] = defaultdict(list)
+
+    def replace(self, original: cst.CSTNode, new: Replacement) -> None:
+        self.replacements[original].append(new)
+
+    def remove(self, statement: cst.CSTNode) -> None:
+        self.removed.add(statement)
+
+    def insert_before(self, statement: cst.CSTNode, *new: cst.BaseStatement) -> None:
+        self.before[statement].extend(new)
+
+    def insert_after(self, statement: cst.CSTNode, *new: cst.BaseStatement) -> None:
+        self.after[statement].extend(new)
+
+    def comment(self, statement: cst.CSTNode, text: str) -> None:
+        """Add `# text` on its own line above `statement` (once, even across runs)."""
+        if text not in self.comments[statement]:
+            self.comments[statement].append(text)
+
+    def __bool__(self) -> bool:
+        return bool(self.replacements or self.removed or self.before or self.after or self.comments)
+
+
+def apply_edits(module: cst.Module, edits: Edits) -> cst.Module:
+    if not edits:
+        return module
+    return module.visit(_Applier(edits))
+
+
+_PASS = cst.SimpleStatementLine(body=[cst.Pass()])
+
+
+class _Applier(cst.CSTTransformer):
+    def __init__(self, edits: Edits) -> None:
+        super().__init__()
+        self.edits = edits
+
+    def on_leave(self, original_node, updated_node):  # type: ignore[override]
+        edits = self.edits
+        for new in edits.replacements.get(original_node, ()):
+            updated_node = new(updated_node) if callable(new) else new
+        if original_node in edits.comments:
+            updated_node = _with_comments(updated_node, edits.comments[original_node])
+        if isinstance(updated_node, cst.IndentedBlock) and not updated_node.body:
+            updated_node = updated_node.with_changes(body=[_PASS])
+        before = edits.before.get(original_node, [])
+        after = edits.after.get(original_node, [])
+        if original_node in edits.removed:
+            kept = [*before, *after]
+            return cst.FlattenSentinel(kept) if kept else cst.RemovalSentinel.REMOVE
+        if before or after:
+            return cst.FlattenSentinel([*before, updated_node, *after])
+        return updated_node
+
+
+def _with_comments(node: cst.CSTNode, texts: List[str]) -> cst.CSTNode:
+    leading = list(getattr(node, "leading_lines", ()))
+    present = {line.comment.value for line in leading if line.comment is not None}
+    for text in texts:
+        comment = "# " + text
+        if comment not in present:
+            leading.append(cst.EmptyLine(indent=True, comment=cst.Comment(comment)))
+            present.add(comment)
+    return node.with_changes(leading_lines=leading)

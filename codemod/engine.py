@@ -1,0 +1,150 @@
+"""Migrate one file: prefilter, parse once, run every rule on the shared context, apply the
+edits once, check the output parses, and write it atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import traceback
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List, Optional, Union
+
+import libcst as cst
+
+from codemod.context import FileContext
+from codemod.edits import apply_edits
+from codemod.findings import Finding, make_finding
+from codemod.registry import RULES
+from codemod.rules.engine_checks import INTERNAL_ERROR, READ_ERROR, SYNTAX_ERROR
+
+# A file that holds none of these bytes cannot reach torch.optim: it is never parsed.
+TRIGGERS = (b"optim",)
+
+
+@dataclass
+class FileResult:
+    path: str
+    source: bytes
+    output: bytes
+    findings: List[Finding] = field(default_factory=list)
+    conversions: Counter = field(default_factory=Counter)
+    error: Optional[str] = None
+    parsed: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return self.error is None and self.output != self.source
+
+    @property
+    def code(self) -> str:
+        """The output as text (for tests and the stdin mode)."""
+        return cst.parse_module(self.output).code if self.output else ""
+
+
+def may_need_migration(source: bytes) -> bool:
+    return any(trigger in source for trigger in TRIGGERS)
+
+
+def migrate_source(
+    source: Union[bytes, str], path: str = "<string>", annotate: bool = False
+) -> FileResult:
+    """Migrate source code in memory. Never raises for a bad input: syntax errors and rule
+    failures become error findings, and the output is then the input unchanged."""
+    if isinstance(source, str):
+        source = source.encode("utf-8")
+    result = FileResult(path=path, source=source, output=source)
+    if not may_need_migration(source):
+        return result
+    try:
+        module = cst.parse_module(source)
+    except cst.ParserSyntaxError as exc:
+        result.error = f"syntax error: {exc.message}"
+        result.findings.append(
+            make_finding(SYNTAX_ERROR, f"syntax error: {exc.message}", exc.raw_line, exc.raw_column + 1)
+        )
+        return result
+    except Exception as exc:  # e.g. an unknown coding cookie
+        result.error = f"cannot decode: {exc}"
+        result.findings.append(make_finding(READ_ERROR, f"cannot parse: {exc}", 1, 1))
+        return result
+    result.parsed = True
+    try:
+        ctx = FileContext(path, module)
+        for rule in RULES:
+            rule.run(ctx)
+        ctx.imports.finalize()
+        if annotate:
+            for finding, statement in ctx.flagged:
+                ctx.edits.comment(statement, f"ms-migrate: {finding.code} {finding.message}")
+        new_module = apply_edits(ctx.module, ctx.edits)
+        output = new_module.bytes
+        if output != source:
+            cst.parse_module(output)  # the output must parse, or nothing is written
+    except Exception as exc:
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        message = (
+            f"internal error ({type(exc).__name__}: {exc} at {Path(where.filename).name}:"
+            f"{where.lineno}); the file was left untouched"
+        )
+        result.error = message
+        result.findings = [make_finding(INTERNAL_ERROR, message, 1, 1)]
+        return result
+    result.output = output
+    result.findings = sorted(ctx.findings, key=Finding.sort_key)
+    result.conversions = ctx.conversions
+    return result
+
+
+def migrate_file(
+    path: Union[str, Path], write_to: Optional[Path] = None, annotate: bool = False
+) -> FileResult:
+    """Migrate a file on disk. With `write_to`, a changed result is written there atomically
+    (write_to may be the file itself); an untouched file is never rewritten."""
+    path = Path(path)
+    try:
+        source = path.read_bytes()
+    except OSError as exc:
+        result = FileResult(path=str(path), source=b"", output=b"", error=str(exc))
+        result.findings.append(make_finding(READ_ERROR, f"cannot read: {exc.strerror or exc}", 1, 1))
+        return result
+    result = migrate_source(source, str(path), annotate=annotate)
+    if write_to is not None and result.error is None:
+        same_file = write_to.resolve() == path.resolve()
+        if result.changed or not same_file:
+            try:
+                atomic_write(write_to, result.output, like=path)
+            except OSError as exc:
+                result.error = str(exc)
+                result.findings.append(
+                    make_finding(READ_ERROR, f"cannot write {write_to}: {exc.strerror or exc}", 1, 1)
+                )
+    return result
+
+
+def atomic_write(target: Path, data: bytes, like: Optional[Path] = None) -> None:
+    """Write via a temp file in the same folder and os.replace, keeping the file mode."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists() and not os.access(target, os.W_OK):
+        raise PermissionError(13, "Permission denied", str(target))
+    mode = None
+    for candidate in (target, like):
+        if candidate is not None and candidate.exists():
+            mode = candidate.stat().st_mode & 0o7777
+            break
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".ms-migrate", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

@@ -1,0 +1,67 @@
+"""What the tool tells the user: checks (the catalogue of finding codes) and findings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, asdict
+from typing import Optional
+
+ERROR = "error"
+WARNING = "warning"
+INFO = "info"
+SEVERITIES = (ERROR, WARNING, INFO)
+
+MS_DOCS = "https://www.mindspore.cn/docs/en/r2.10.0"
+MIGRATION_GUIDE = (
+    "https://www.mindspore.cn/docs/en/r2.4.10/migration_guide/model_development/"
+    "learning_rate_and_optimizer.html"
+)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One kind of finding: a stable code, a short name, a one-line summary, a docs URL."""
+
+    code: str
+    name: str
+    summary: str
+    severity: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One finding in one file. Lines and columns are 1-based and refer to the original file."""
+
+    code: str
+    severity: str
+    line: int
+    column: int
+    end_line: int
+    message: str
+    url: str
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    def sort_key(self) -> tuple:
+        return (self.line, self.column, self.code)
+
+
+def make_finding(
+    check: Check,
+    message: str,
+    line: int,
+    column: int,
+    end_line: Optional[int] = None,
+    url: Optional[str] = None,
+    severity: Optional[str] = None,
+) -> Finding:
+    return Finding(
+        code=check.code,
+        severity=severity or check.severity,
+        line=line,
+        column=column,
+        end_line=end_line if end_line is not None else line,
+        message=message,
+        url=url or check.url,
+    )

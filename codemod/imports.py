@@ -1,0 +1,183 @@
+"""Import bookkeeping: reuse or add MindSpore imports without clobbering a bound name, and drop
+torch.optim imports whose every use was migrated."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
+
+import libcst as cst
+from libcst.metadata import GlobalScope, ImportAssignment
+
+if TYPE_CHECKING:
+    from codemod.context import FileContext
+
+
+class ImportPlanner:
+    def __init__(self, ctx: "FileContext") -> None:
+        self.ctx = ctx
+        self._added: Dict[Tuple[str, str], str] = {}  # (module, name) -> local name
+
+    # ---- MindSpore names ------------------------------------------------------------------
+    def ref(self, module: str, name: str) -> cst.BaseExpression:
+        """An expression for `module.name` (e.g. mindspore.nn) that is valid everywhere in the
+        file: an existing MindSpore import when the file has one, else a new `from` import."""
+        existing = self._existing(f"{module}.{name}")
+        if existing is not None:
+            return cst.parse_expression(existing)
+        key = (module, name)
+        if key not in self._added:
+            local = name
+            counter = 0
+            while local in self.ctx.names_in_use or local in self._added.values():
+                counter += 1
+                local = f"ms_{name}" if counter == 1 else f"ms_{name}{counter}"
+            self._added[key] = local
+        return cst.Name(self._added[key])
+
+    def _existing(self, dotted: str) -> Optional[str]:
+        """Find a global import binding `dotted` or one of its parents, never rebound anywhere."""
+        scope = self._global_scope()
+        if scope is None:
+            return None
+        best: Optional[str] = None
+        for assignment in scope.assignments:
+            if not isinstance(assignment, ImportAssignment):
+                continue
+            for qname in assignment.get_qualified_names_for(assignment.name):
+                target = qname.name
+                if dotted == target or dotted.startswith(target + "."):
+                    if not self._only_binding(assignment.name):
+                        continue
+                    expr = assignment.name + dotted[len(target):]
+                    if best is None or len(expr) < len(best):
+                        best = expr
+        return best
+
+    def _only_binding(self, name: str) -> bool:
+        """True when `name` is bound exactly once in the whole file (by the import)."""
+        count = 0
+        for scope in set(self.ctx.scopes.values()):
+            if scope is None:
+                continue
+            count += len([a for a in scope.assignments[name] if a.scope is scope])
+        return count == 1
+
+    def _global_scope(self) -> Optional[GlobalScope]:
+        scope = self.ctx.scopes.get(self.ctx.module)
+        return scope if isinstance(scope, GlobalScope) else None
+
+    # ---- final edits ----------------------------------------------------------------------
+    def finalize(self) -> None:
+        self._remove_unused_torch_imports()
+        if self._added:
+            self._add_imports()
+
+    def _add_imports(self) -> None:
+        module = self.ctx.module
+        statements: List[cst.BaseStatement] = []
+        for (mod, name), local in sorted(self._added.items()):
+            alias = cst.ImportAlias(
+                name=cst.Name(name),
+                asname=None if local == name else cst.AsName(name=cst.Name(local)),
+            )
+            statements.append(
+                cst.SimpleStatementLine(
+                    body=[cst.ImportFrom(module=cst.parse_expression(mod), names=[alias])]
+                )
+            )
+        anchor, after = _import_anchor(module)
+        if anchor is None:
+            self.ctx.edits.replace(module, lambda m: m.with_changes(body=[*statements, *m.body]))
+        elif after:
+            self.ctx.edits.insert_after(anchor, *statements)
+        else:
+            self.ctx.edits.insert_before(anchor, *statements)
+
+    def _remove_unused_torch_imports(self) -> None:
+        scope = self._global_scope()
+        if scope is None:
+            return
+        dead: Dict[cst.CSTNode, List[cst.ImportAlias]] = {}
+        for assignment in scope.assignments:
+            if not isinstance(assignment, ImportAssignment):
+                continue
+            node = assignment.node
+            alias = _alias_for(node, assignment.name)
+            if alias is None or not _is_torch_optim_alias(node, alias):
+                continue
+            refs = [access.node for access in assignment.references]
+            if refs and all(ref in self.ctx.consumed for ref in refs):
+                dead.setdefault(node, []).append(alias)
+        for node, aliases in dead.items():
+            statement = self.ctx.statement_of(node)
+            remaining = [a for a in node.names if a not in aliases]
+            if not remaining:
+                if isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1:
+                    self.ctx.edits.remove(statement)
+                    continue
+                self.ctx.edits.replace(node, cst.RemovalSentinel.REMOVE)  # type: ignore[arg-type]
+                continue
+            remaining[-1] = remaining[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+            self.ctx.edits.replace(
+                node, lambda n, keep=remaining: n.with_changes(names=keep, rpar=None, lpar=None)
+            )
+
+
+def _alias_for(node: cst.CSTNode, bound: str) -> Optional[cst.ImportAlias]:
+    if not isinstance(node, (cst.Import, cst.ImportFrom)) or isinstance(node.names, cst.ImportStar):
+        return None
+    for alias in node.names:
+        if alias.evaluated_alias is not None:
+            if alias.evaluated_alias == bound:
+                return alias
+        elif alias.evaluated_name == bound:
+            return alias
+    return None
+
+
+def _is_torch_optim_alias(node: cst.CSTNode, alias: cst.ImportAlias) -> bool:
+    if isinstance(node, cst.Import):
+        # `import torch.optim` binds `torch`: never ours to remove.
+        return alias.asname is not None and _under_optim(alias.evaluated_name)
+    assert isinstance(node, cst.ImportFrom)
+    if node.relative or node.module is None:
+        return False
+    module = cst.helpers.get_full_name_for_node(node.module) or ""
+    return _under_optim(f"{module}.{alias.evaluated_name}")
+
+
+def _under_optim(dotted: str) -> bool:
+    return dotted == "torch.optim" or dotted.startswith("torch.optim.")
+
+
+def _is_import_line(statement: cst.CSTNode) -> bool:
+    return isinstance(statement, cst.SimpleStatementLine) and all(
+        isinstance(s, (cst.Import, cst.ImportFrom)) for s in statement.body
+    )
+
+
+def _is_docstring(statement: cst.CSTNode) -> bool:
+    return (
+        isinstance(statement, cst.SimpleStatementLine)
+        and len(statement.body) == 1
+        and isinstance(statement.body[0], cst.Expr)
+        and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    )
+
+
+def _import_anchor(module: cst.Module) -> Tuple[Optional[cst.CSTNode], bool]:
+    """Where new imports go: after the first block of imports at the top of the module, or
+    before the first statement that is neither a docstring nor a `__future__` import."""
+    body = list(module.body)
+    i = 0
+    if body and _is_docstring(body[0]):
+        i = 1
+    last_import = None
+    while i < len(body) and _is_import_line(body[i]):
+        last_import = body[i]
+        i += 1
+    if last_import is not None:
+        return last_import, True
+    if i < len(body):
+        return body[i], False
+    return (body[-1], True) if body else (None, False)

@@ -1,0 +1,159 @@
+"""What an optimizer's `params` argument holds, and the simple `parameters()` rewrite.
+
+MindSpore treats a list of tensors and a list of group dicts differently (its weight-decay name
+filter applies only to the first), so the optimizer rule must know which one it is looking at.
+When it cannot be told statically the answer is UNKNOWN and the rule flags instead of guessing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterator, Optional
+
+import libcst as cst
+from libcst.metadata import Assignment
+
+if TYPE_CHECKING:
+    from codemod.context import FileContext
+
+TENSORS = "tensors"
+GROUPS = "groups"
+UNKNOWN = "unknown"
+
+# Methods of an nn.Module / Cell that return plain parameters.
+PARAMETER_METHODS = {"parameters", "trainable_params", "get_parameters"}
+_CHAINS = {"itertools.chain", "itertools.chain.from_iterable"}
+
+
+def classify(ctx: "FileContext", node: cst.BaseExpression, depth: int = 0) -> str:
+    if depth > 6:
+        return UNKNOWN
+    if isinstance(node, (cst.Dict,)) or _is_dict_call(node):
+        return GROUPS  # a single group dict where a list was expected; still groups
+    if isinstance(node, (cst.List, cst.Tuple)):
+        kinds = {_element_kind(ctx, e, depth) for e in node.elements}
+        return kinds.pop() if len(kinds) == 1 else UNKNOWN
+    if isinstance(node, (cst.ListComp, cst.GeneratorExp)):
+        return GROUPS if isinstance(node.elt, cst.Dict) or _is_dict_call(node.elt) else TENSORS
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add):
+        left, right = classify(ctx, node.left, depth + 1), classify(ctx, node.right, depth + 1)
+        return left if left == right else UNKNOWN
+    if isinstance(node, cst.Call):
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value in PARAMETER_METHODS:
+            return TENSORS
+        name = ctx.qualified_name(func) or (func.value if isinstance(func, cst.Name) else None)
+        if name == "filter":
+            return TENSORS
+        if name in ("list", "tuple") and len(node.args) == 1:
+            return classify(ctx, node.args[0].value, depth + 1)
+        if name in _CHAINS:
+            kinds = {classify(ctx, a.value, depth + 1) for a in node.args}
+            return TENSORS if kinds == {TENSORS} else UNKNOWN
+        return UNKNOWN
+    if isinstance(node, cst.Name):
+        return _classify_name(ctx, node, depth)
+    return UNKNOWN
+
+
+def _element_kind(ctx: "FileContext", element: cst.BaseElement, depth: int) -> str:
+    if isinstance(element, cst.StarredElement):
+        return UNKNOWN
+    value = element.value
+    if isinstance(value, cst.Dict) or _is_dict_call(value):
+        return GROUPS
+    if isinstance(value, cst.Name):
+        kind = _classify_name(ctx, value, depth)
+        # a name bound to one tensor (a loop target over parameters) is a tensor element
+        return GROUPS if kind == GROUPS else (TENSORS if kind == TENSORS else UNKNOWN)
+    return UNKNOWN
+
+
+def _is_dict_call(node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "dict"
+
+
+def _classify_name(ctx: "FileContext", name: cst.Name, depth: int) -> str:
+    assignment = single_assignment(ctx, name)
+    if assignment is None:
+        return UNKNOWN
+    statement = ctx.statement_of(assignment.node)
+    target_parent = ctx.parent(assignment.node)
+    # `for n, p in model.named_parameters()` / `for p in model.parameters()`: p is one tensor.
+    loop = _enclosing_for_target(ctx, assignment.node)
+    if loop is not None:
+        iterable = loop.iter
+        if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Attribute):
+            if iterable.func.attr.value in PARAMETER_METHODS | {"named_parameters"}:
+                return TENSORS
+        return UNKNOWN
+    if isinstance(target_parent, cst.AssignTarget) and isinstance(statement, cst.SimpleStatementLine):
+        assign = ctx.parent(target_parent)
+        if isinstance(assign, cst.Assign) and len(assign.targets) == 1:
+            value = assign.value
+            if isinstance(value, (cst.List, cst.Tuple)) and not value.elements:
+                return _classify_appended(ctx, assignment, depth)
+            return classify(ctx, value, depth + 1)
+    return UNKNOWN
+
+
+def _classify_appended(ctx: "FileContext", assignment: Assignment, depth: int) -> str:
+    """`lst = []` then `lst.append(x)` / `lst += [x]`: the kind of what was added."""
+    kinds = set()
+    for access in assignment.references:
+        parent = ctx.parent(access.node)
+        if isinstance(parent, cst.Attribute) and parent.attr.value in ("append", "extend"):
+            call = ctx.parent(parent)
+            if isinstance(call, cst.Call) and call.args:
+                value = call.args[0].value
+                if parent.attr.value == "append":
+                    kinds.add(_element_kind(ctx, cst.Element(value=value), depth + 1))
+                else:
+                    kinds.add(classify(ctx, value, depth + 1))
+        elif isinstance(parent, cst.AugAssign) and parent.target is access.node:
+            kinds.add(classify(ctx, parent.value, depth + 1))
+    if not kinds:
+        return UNKNOWN
+    return kinds.pop() if len(kinds) == 1 else UNKNOWN
+
+
+def _enclosing_for_target(ctx: "FileContext", node: cst.CSTNode) -> Optional[cst.For]:
+    child = node
+    for parent in ctx.ancestors(node):
+        if isinstance(parent, cst.For):
+            return parent if child is parent.target else None
+        if not isinstance(parent, (cst.Tuple, cst.List, cst.Element, cst.StarredElement)):
+            return None
+        child = parent
+    return None
+
+
+def single_assignment(ctx: "FileContext", name: cst.Name) -> Optional[Assignment]:
+    """The one assignment `name` can refer to here, or None when there are several or none."""
+    scope = ctx.scope(name)
+    if scope is None:
+        return None
+    assignments = [a for a in scope[name.value] if isinstance(a, Assignment)]
+    return assignments[0] if len(assignments) == 1 else None
+
+
+def parameters_calls(node: cst.CSTNode) -> Iterator[cst.Call]:
+    """`X.parameters()` calls inside an expression (not inside lambdas or nested scopes)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, (cst.Lambda, cst.ListComp, cst.GeneratorExp, cst.SetComp, cst.DictComp)):
+            continue
+        if (
+            isinstance(current, cst.Call)
+            and isinstance(current.func, cst.Attribute)
+            and current.func.attr.value == "parameters"
+            and not current.args
+        ):
+            yield current
+            continue
+        stack.extend(current.children)
+
+
+def to_trainable_params(call: cst.Call) -> cst.Call:
+    assert isinstance(call.func, cst.Attribute)
+    return call.with_changes(func=call.func.with_changes(attr=cst.Name("trainable_params")))

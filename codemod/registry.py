@@ -1,0 +1,31 @@
+"""The one place rules are registered, in the order they run."""
+
+from __future__ import annotations
+
+from typing import Dict, List, Tuple
+
+from codemod.findings import Check
+from codemod.rules.base import Rule
+from codemod.rules.engine_checks import ENGINE_CHECKS
+from codemod.rules.optimizers import OptimizerConstructor
+from codemod.rules.leftovers import Leftovers
+
+# Order matters: later rules read what earlier ones left in ctx.shared; Leftovers runs last and
+# reports every torch.optim reference nobody migrated.
+RULES: Tuple[Rule, ...] = (
+    OptimizerConstructor(),
+    Leftovers(),
+)
+
+
+def all_checks() -> Dict[str, Tuple[Check, str]]:
+    """Every finding code -> (check, code of the rule that emits it)."""
+    table: Dict[str, Tuple[Check, str]] = {c.code: (c, "MSM000") for c in ENGINE_CHECKS}
+    for rule in RULES:
+        for check in rule.checks:
+            table[check.code] = (check, rule.code)
+    return table
+
+
+def rules_listing() -> List[Rule]:
+    return list(RULES)

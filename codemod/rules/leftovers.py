@@ -1,0 +1,55 @@
+"""MSM900 unmigrated-reference: the safety net. Every reference to torch.optim that no rule
+converted or reported gets a finding, so nothing the tool saw is silent.
+
+Before::
+
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer)   # no rule handles it
+    isinstance(opt, torch.optim.Optimizer)
+
+After: unchanged, with one finding each (MSM901 scheduler, MSM902 other torch.optim name).
+"""
+
+from __future__ import annotations
+
+from codemod.context import FileContext
+from codemod.findings import ERROR, MIGRATION_GUIDE, Check
+from codemod.rules.base import Rule
+
+DYNAMIC_LR = "https://www.mindspore.cn/docs/en/r2.10.0/api_python/mindspore.nn.html#dynamic-learning-rate"
+
+SCHEDULER = Check(
+    "MSM901", "scheduler-not-migrated",
+    "A torch.optim.lr_scheduler name that ms-migrate did not convert.", ERROR, DYNAMIC_LR,
+)
+OTHER = Check(
+    "MSM902", "torch-optim-not-migrated",
+    "A torch.optim name that ms-migrate did not convert.", ERROR, MIGRATION_GUIDE,
+)
+
+
+class Leftovers(Rule):
+    code = "MSM900"
+    name = "unmigrated-reference"
+    summary = "Reports every torch.optim reference that no other rule converted or reported."
+    url = MIGRATION_GUIDE
+    checks = (SCHEDULER, OTHER)
+
+    def run(self, ctx: FileContext) -> None:
+        for node in ctx.references:
+            if node in ctx.handled:
+                continue
+            qname = ctx.qualified_name(node)
+            if not qname or not (qname == "torch.optim" or qname.startswith("torch.optim.")):
+                continue
+            if ".lr_scheduler" in qname:
+                ctx.report(
+                    SCHEDULER, node,
+                    f"{qname} is not migrated: MindSpore optimizers take the whole schedule as a "
+                    "per-step learning_rate list (mindspore.nn.dynamic_lr); build it by hand",
+                )
+            else:
+                ctx.report(
+                    OTHER, node,
+                    f"{qname} is not migrated: replace it with its MindSpore counterpart by hand "
+                    "(optimizers live in mindspore.nn, e.g. mindspore.nn.Optimizer)",
+                )

@@ -1,0 +1,427 @@
+"""MSM100 optimizer-constructor: torch.optim optimizers become their mindspore.nn counterparts.
+
+Before::
+
+    import torch.optim as optim
+    optimizer = optim.SGD(model.parameters(), 0.1, 0.9, weight_decay=1e-4)
+    adam = optim.AdamW(model.parameters(), betas=(0.9, 0.98))
+
+After::
+
+    from mindspore import nn
+    # ms-migrate: one parameter group, so MindSpore decays every parameter as torch does
+    optimizer = nn.SGD([{'params': model.trainable_params()}], learning_rate=0.1, momentum=0.9, weight_decay=1e-4)
+    # ms-migrate: one parameter group, so MindSpore decays every parameter as torch does
+    adam = nn.AdamWeightDecay([{'params': model.trainable_params()}], beta1=0.9, beta2=0.98, eps=1e-8, weight_decay=0.01)
+
+Everything class-specific is data (rules/optimizers.json): target class, positional order,
+argument renames and splits, defaults that must be written out, float-only arguments,
+arguments with no counterpart, exactness. Findings: MSM101 (pair not exact), MSM102 (no
+counterpart: call left as it is), MSM103 (argument dropped), MSM104 (arguments hidden in
+*args/**kwargs), MSM105 (cannot tell whether params are groups), MSM106 (torch-only optimizer
+API used), MSM107 (argument torch does not accept).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+import libcst as cst
+
+from codemod import params as P
+from codemod import syntax
+from codemod import tables
+from codemod.context import FileContext
+from codemod.findings import ERROR, INFO, MIGRATION_GUIDE, WARNING, Check
+from codemod.rules.base import Rule
+
+INEXACT = Check("MSM101", "optimizer-inexact", "The MindSpore optimizer does not update parameters exactly like torch's.", WARNING, MIGRATION_GUIDE)
+NO_COUNTERPART = Check("MSM102", "optimizer-no-counterpart", "The torch optimizer has no mindspore.nn counterpart; the call is left as it is.", ERROR, MIGRATION_GUIDE)
+DROPPED = Check("MSM103", "optimizer-argument-dropped", "An argument with no MindSpore counterpart was dropped.", WARNING, MIGRATION_GUIDE)
+HIDDEN = Check("MSM104", "optimizer-arguments-hidden", "Arguments passed through *args/**kwargs cannot be converted.", WARNING, MIGRATION_GUIDE)
+GROUPS_UNKNOWN = Check("MSM105", "weight-decay-filter", "Weight decay may be skipped for 'beta'/'gamma' parameters: cannot tell whether params are groups.", WARNING, MIGRATION_GUIDE)
+TORCH_API = Check("MSM106", "optimizer-torch-api", "A torch optimizer method MindSpore optimizers do not have.", INFO, MIGRATION_GUIDE)
+UNKNOWN_ARG = Check("MSM107", "optimizer-unknown-argument", "An argument the torch optimizer does not accept.", ERROR, MIGRATION_GUIDE)
+
+# Arguments that only change speed, never the numbers: dropping them is harmless.
+PERFORMANCE_ONLY = {"foreach", "fused", "capturable"}
+ONE_GROUP_NOTE = (
+    "ms-migrate: one parameter group, so MindSpore decays every parameter as torch does "
+    "(ungrouped, it skips names containing 'beta' or 'gamma')"
+)
+TRAINING_STEP = (
+    "compute gradients with grad_fn = mindspore.value_and_grad(forward_fn, None, "
+    "optimizer.parameters) and apply them with optimizer(grads)"
+)
+TORCH_METHODS = {
+    "zero_grad": "MindSpore optimizers have no zero_grad(): gradients are computed fresh each step; " + TRAINING_STEP,
+    "step": "MindSpore optimizers have no step(): " + TRAINING_STEP,
+    "state_dict": "MindSpore optimizers have no torch-style state_dict(): save with mindspore.save_checkpoint(optimizer, path)",
+    "load_state_dict": "MindSpore optimizers have no torch-style load_state_dict(): use mindspore.load_checkpoint(path) and mindspore.load_param_into_net(optimizer, params)",
+    "param_groups": "MindSpore optimizers have no param_groups: read the learning rate with optimizer.get_lr() and change a fixed one with ops.assign(optimizer.learning_rate, Tensor(v, mstype.float32))",
+    "add_param_group": "MindSpore optimizers take all parameter groups at construction: add the group to the constructor's list",
+}
+
+
+def optimizer_class(ctx: FileContext, func: cst.BaseExpression) -> Optional[str]:
+    """'SGD' for any spelling of torch.optim.SGD (aliases, from-imports, torch.optim.sgd.SGD)."""
+    qname = ctx.qualified_name(func)
+    if not qname or not qname.startswith("torch.optim."):
+        return None
+    parts = qname.split(".")
+    table = tables.optimizers()
+    if parts[-1] not in table or "lr_scheduler" in parts:
+        return None
+    return parts[-1] if len(parts) in (3, 4) else None
+
+
+@dataclass
+class _Arg:
+    torch_name: str
+    index: int  # position in the original call's args
+    value: cst.BaseExpression
+
+
+@dataclass
+class _Plan:
+    """What to emit, computed from the original call; rendered against the updated one."""
+
+    params_index: Optional[int]
+    params_keyword: bool
+    wrap_group: bool
+    args: List[Tuple[str, Any]] = field(default_factory=list)  # (ms name, source)
+    keep: List[int] = field(default_factory=list)  # hidden *args/**kwargs kept as they are
+
+
+class OptimizerConstructor(Rule):
+    code = "MSM100"
+    name = "optimizer-constructor"
+    summary = "torch.optim optimizers become mindspore.nn optimizers with the same hyper-parameters."
+    url = MIGRATION_GUIDE
+    checks = (INEXACT, NO_COUNTERPART, DROPPED, HIDDEN, GROUPS_UNKNOWN, TORCH_API, UNKNOWN_ARG)
+
+    def run(self, ctx: FileContext) -> None:
+        sites = []
+        for call in ctx.calls:
+            cls = optimizer_class(ctx, call.func)
+            if cls is None:
+                continue
+            entry = tables.optimizers()[cls]
+            if entry["target"] is None:
+                self._no_counterpart(ctx, call, cls, entry)
+                continue
+            self._convert(ctx, call, cls, entry)
+            sites.append(call)
+        ctx.shared["optimizers"] = sites
+        if sites:
+            self._torch_api_uses(ctx, sites)
+
+    # ---- no counterpart -------------------------------------------------------------------
+    def _no_counterpart(self, ctx: FileContext, call: cst.Call, cls: str, entry: Dict) -> None:
+        alternative = entry.get("alternative")
+        hint = f"; the exact alternative is {alternative}" if alternative else ""
+        ctx.report(
+            NO_COUNTERPART, call,
+            f"torch.optim.{cls} was left as it is: {entry['inexact']}{hint}", url=entry["url"],
+        )
+        ctx.handled.add(call.func)
+
+    # ---- conversion -----------------------------------------------------------------------
+    def _convert(self, ctx: FileContext, call: cst.Call, cls: str, entry: Dict) -> None:
+        target = f"nn.{entry['target']}"
+        bound, hidden, problems = _bind(call, entry)
+        for node, message in problems:
+            ctx.report(UNKNOWN_ARG, node, f"torch.optim.{cls} {message}; it was kept as it is", url=entry["url"])
+        if hidden:
+            ctx.report(
+                HIDDEN, call,
+                f"arguments passed through {' and '.join(c.code for c in hidden_kinds(hidden))} to "
+                f"torch.optim.{cls} cannot be seen: rename them for {target} by hand "
+                f"(lr -> learning_rate{_rename_hint(entry)})",
+                url=entry["url"],
+            )
+        plan = _Plan(
+            params_index=bound["params"].index if "params" in bound else None,
+            params_keyword=bool("params" in bound and call.args[bound["params"].index].keyword),
+            wrap_group=False,
+            keep=[i for i, _ in hidden],
+        )
+        floats = set(entry.get("floats", []))
+        for torch_name, arg in sorted(bound.items(), key=lambda kv: kv[1].index):
+            if torch_name == "params":
+                continue
+            mapped = entry["arguments"].get(torch_name)
+            if mapped is None:
+                self._drop(ctx, call, cls, entry, arg)
+            elif isinstance(mapped, list):
+                for i, ms_name in enumerate(mapped):
+                    plan.args.append((ms_name, ("split", arg.index, i, ms_name in floats)))
+            else:
+                plan.args.append((mapped, ("arg", arg.index, mapped in floats)))
+        for torch_name, mapped in entry["arguments"].items():
+            if torch_name in bound:
+                continue
+            default = entry["torch_defaults"][torch_name]
+            names = mapped if isinstance(mapped, list) else [mapped]
+            values = default if isinstance(mapped, list) else [default]
+            for ms_name, value in zip(names, values):
+                if not syntax.same_value(value, entry["ms_defaults"][ms_name]):
+                    if hidden:  # the value may be among the hidden arguments
+                        continue
+                    if ms_name in floats and isinstance(value, int):
+                        value = float(value)
+                    plan.args.append((ms_name, ("value", value)))
+        for ms_name, value in entry.get("extra", {}).items():
+            plan.args.append((ms_name, ("value", value)))
+        self._exactness(ctx, call, cls, entry, bound)
+        self._weight_decay(ctx, call, cls, entry, bound, plan)
+        if plan.params_index is not None:
+            for inner in P.parameters_calls(call.args[plan.params_index].value):
+                ctx.edits.replace(inner, P.to_trainable_params)
+        nn = ctx.imports.ref("mindspore", "nn")
+        func = cst.Attribute(value=nn, attr=cst.Name(entry["target"]))
+        ctx.edits.replace(call, lambda updated: _render(updated, func, plan))
+        ctx.consume(call.func)
+        ctx.handled.add(call.func)
+        ctx.convert(self.code)
+
+    def _drop(self, ctx: FileContext, call: cst.Call, cls: str, entry: Dict, arg: _Arg) -> None:
+        value = syntax.literal_value(arg.value)
+        default = entry["torch_defaults"].get(arg.torch_name, syntax._MISSING)
+        if value is not syntax._MISSING and syntax.same_value(value, default):
+            return  # a literal default changes nothing
+        code = ctx.code(arg.value)
+        alternative = entry.get("alternative")
+        if arg.torch_name in PERFORMANCE_ONLY:
+            severity, effect = INFO, "it only affects speed"
+        elif value is syntax._MISSING:
+            severity, effect = WARNING, "if it is not the default, training will differ"
+        else:
+            severity, effect = ERROR, "training will differ"
+        hint = f"; {alternative} supports it" if alternative and arg.torch_name not in PERFORMANCE_ONLY else ""
+        ctx.report(
+            DROPPED, arg.value,
+            f"{arg.torch_name}={code} has no counterpart in nn.{entry['target']} and was dropped: {effect}{hint}",
+            severity=severity, url=entry["url"],
+        )
+
+    def _exactness(self, ctx: FileContext, call: cst.Call, cls: str, entry: Dict, bound: Dict[str, _Arg]) -> None:
+        alternative = entry.get("alternative")
+        hint = f"; for exact updates use {alternative}" if alternative else ""
+        if not entry["exact"]:
+            ctx.report(INEXACT, call, f"torch.optim.{cls} -> nn.{entry['target']}: {entry['inexact']}{hint}", url=entry["url"])
+            return
+        for torch_name, why in entry.get("exact_only_with", {}).items():
+            if torch_name not in bound:
+                continue
+            value = syntax.literal_value(bound[torch_name].value)
+            if value is syntax._MISSING or not syntax.same_value(value, entry["torch_defaults"][torch_name]):
+                ctx.report(
+                    INEXACT, bound[torch_name].value,
+                    f"{torch_name}={ctx.code(bound[torch_name].value)}: {why}{hint}", url=entry["url"],
+                )
+
+    def _weight_decay(self, ctx: FileContext, call: cst.Call, cls: str, entry: Dict, bound: Dict[str, _Arg], plan: _Plan) -> None:
+        if "weight_decay" not in entry["arguments"] or plan.params_index is None:
+            return
+        if "weight_decay" in bound:
+            value = syntax.literal_value(bound["weight_decay"].value)
+        else:
+            value = entry["torch_defaults"]["weight_decay"]
+        if value is not syntax._MISSING and syntax.same_value(value, 0):
+            return
+        params_value = call.args[plan.params_index].value
+        kind = P.classify(ctx, params_value)
+        if kind == P.TENSORS:
+            plan.wrap_group = True
+            ctx.edits.comment(ctx.statement_of(call), ONE_GROUP_NOTE)
+        elif kind == P.UNKNOWN:
+            ctx.report(
+                GROUPS_UNKNOWN, params_value,
+                f"cannot tell whether {ctx.code(params_value)} holds parameter groups: if it holds plain "
+                "parameters, MindSpore skips weight decay for every parameter whose name contains "
+                f"'beta' or 'gamma' (all norm layers); pass [{{'params': {ctx.code(params_value)}}}] instead",
+                url=entry["url"],
+            )
+
+    # ---- uses of the converted optimizer ---------------------------------------------------
+    def _torch_api_uses(self, ctx: FileContext, sites: List[cst.Call]) -> None:
+        targets = []
+        for call in sites:
+            parent = ctx.parent(call)
+            if isinstance(parent, cst.Assign) and len(parent.targets) == 1:
+                targets.append(parent.targets[0].target)
+        for target in targets:
+            for use in _uses_of(ctx, target):
+                attribute = ctx.parent(use)
+                if isinstance(attribute, cst.Attribute) and attribute.value is use:
+                    why = TORCH_METHODS.get(attribute.attr.value)
+                    if why:
+                        call = ctx.parent(attribute)
+                        shown = call if isinstance(call, cst.Call) and call.func is attribute else attribute
+                        ctx.report(TORCH_API, attribute, f"{ctx.code(shown)}: {why}")
+        if targets:
+            for call in ctx.calls:
+                func = call.func
+                if isinstance(func, cst.Attribute) and func.attr.value == "backward" and not call.args:
+                    ctx.report(TORCH_API, call, f"{ctx.code(call)}: no MindSpore counterpart: {TRAINING_STEP}")
+
+
+def _uses_of(ctx: FileContext, target: cst.BaseExpression):
+    if isinstance(target, cst.Name):
+        scope = ctx.scope(target)
+        if scope is None:
+            return
+        for assignment in scope.assignments[target.value]:
+            if getattr(assignment, "node", None) is target:
+                for access in assignment.references:
+                    yield access.node
+    elif isinstance(target, cst.Attribute):
+        # `self.optimizer = ...`: attribute targets have no scope entry; match the same chain.
+        for call in ctx.calls:
+            func = call.func
+            if isinstance(func, cst.Attribute) and func.value.deep_equals(target):
+                yield func.value
+
+
+def hidden_kinds(hidden):
+    return [arg.star_node for _, arg in hidden]
+
+
+def _rename_hint(entry: Dict) -> str:
+    renames = [f"{k} -> {v if isinstance(v, str) else '/'.join(v)}" for k, v in entry["arguments"].items() if k != "lr" and k != v]
+    return (", " + ", ".join(renames)) if renames else ""
+
+
+def _bind(call: cst.Call, entry: Dict):
+    """Name every visible argument by torch's signature. Returns (bound, hidden, problems)."""
+    positional = ["params", *entry["positional"]]
+    known = set(entry["torch_defaults"]) | {"params"}
+    bound: Dict[str, _Arg] = {}
+    hidden = []
+    problems = []
+    position = 0
+    for index, arg in enumerate(call.args):
+        if arg.star:
+            hidden.append((index, _Star(arg)))
+            continue
+        if arg.keyword is None:
+            if position >= len(positional):
+                problems.append((arg, "takes no more positional arguments"))
+                continue
+            bound[positional[position]] = _Arg(positional[position], index, arg.value)
+            position += 1
+        else:
+            name = arg.keyword.value
+            if name not in known:
+                problems.append((arg, f"has no argument {name!r}"))
+                continue
+            bound[name] = _Arg(name, index, arg.value)
+    return bound, hidden, problems
+
+
+class _Star:
+    def __init__(self, arg: cst.Arg) -> None:
+        self.arg = arg
+        self.star_node = cst.Name("**kwargs" if arg.star == "**" else "*args")
+
+
+def _render(call: cst.Call, func: cst.BaseExpression, plan: _Plan) -> cst.Call:
+    """Build the MindSpore call from the *updated* torch call (its args may hold other rules'
+    rewrites) and the plan: params first, then keywords, then any hidden *args/**kwargs."""
+    original = list(call.args)
+    out: List[Tuple[cst.Arg, Optional[int]]] = []
+    if plan.params_index is not None:
+        params_arg = original[plan.params_index]
+        value = params_arg.value
+        if plan.wrap_group:
+            value = _one_group(value)
+        out.append((params_arg.with_changes(value=value), plan.params_index))
+    for ms_name, source in plan.args:
+        kind = source[0]
+        if kind == "arg":
+            _, index, is_float = source
+            value = original[index].value
+            if is_float:
+                value = syntax.as_float_tuple(value) if ms_name in _PAIR_ARGUMENTS else syntax.as_float(value)
+            out.append((_keyword(original[index], ms_name, value), index))
+        elif kind == "split":
+            _, index, position, is_float = source
+            pair = original[index].value
+            if isinstance(pair, (cst.Tuple, cst.List)) and len(pair.elements) == 2:
+                value = pair.elements[position].value
+            else:
+                value = syntax.subscript(pair, position)
+            if is_float:
+                value = syntax.as_float(value)
+            if position == 0:
+                out.append((_keyword(original[index], ms_name, value), index))
+            else:
+                out.append((_keyword(None, ms_name, value), None))
+        else:
+            out.append((_keyword(None, ms_name, syntax.value_expr(source[1])), None))
+    out.extend((original[i], i) for i in plan.keep)
+    return call.with_changes(func=func, args=_fix_commas(out, original))
+
+
+_PAIR_ARGUMENTS = {"etas", "step_sizes"}
+
+
+def _one_group(value: cst.BaseExpression) -> cst.BaseExpression:
+    group = cst.Dict(elements=[cst.DictElement(key=cst.SimpleString("'params'"), value=value)])
+    return cst.List(elements=[cst.Element(value=group)])
+
+
+_EQUAL = cst.AssignEqual(
+    whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")
+)
+
+
+def _keyword(template: Optional[cst.Arg], name: str, value: cst.BaseExpression) -> cst.Arg:
+    if template is None:
+        return cst.Arg(value=value, keyword=cst.Name(name), equal=_EQUAL)
+    equal = template.equal if template.keyword is not None else _EQUAL
+    return template.with_changes(keyword=cst.Name(name), value=value, equal=equal)
+
+
+def _fix_commas(args: List[Tuple[cst.Arg, Optional[int]]], original: List[cst.Arg]) -> List[cst.Arg]:
+    """Keep the original layout. `args` pairs each new argument with the index of the original
+    argument it came from (or None). An argument that was not last keeps its own comma (and any
+    comment on it); others get the separator the call already uses; the new last argument gets
+    the original trailing comma. A comment after the old last argument stays with it."""
+    last = len(original) - 1
+    separators = [a.comma for a in original[:-1] if isinstance(a.comma, cst.Comma)]
+    separator = separators[0] if separators else cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+    trailing = original[-1].comma if original else cst.MaybeSentinel.DEFAULT
+    fixed = []
+    for i, (arg, origin) in enumerate(args):
+        own = origin is not None and origin != last and isinstance(arg.comma, cst.Comma)
+        if i < len(args) - 1:
+            if own:
+                comma = arg.comma
+            elif origin == last:
+                comma = _with_comment(separator, _comment(trailing))
+            else:
+                comma = separator
+        else:
+            comma = trailing if origin == last else _with_comment(trailing, None)
+        fixed.append(arg.with_changes(comma=comma))
+    return fixed
+
+
+def _comment(comma) -> Optional[cst.TrailingWhitespace]:
+    if isinstance(comma, cst.Comma) and isinstance(comma.whitespace_after, cst.ParenthesizedWhitespace):
+        first = comma.whitespace_after.first_line
+        return first if first.comment is not None else None
+    return None
+
+
+def _with_comment(comma, first_line: Optional[cst.TrailingWhitespace]):
+    """`comma` with its end-of-line comment replaced by `first_line`'s (None: no comment)."""
+    if not isinstance(comma, cst.Comma) or not isinstance(comma.whitespace_after, cst.ParenthesizedWhitespace):
+        return comma
+    ws = comma.whitespace_after
+    return comma.with_changes(
+        whitespace_after=ws.with_changes(first_line=first_line or cst.TrailingWhitespace())
+    )

@@ -1,0 +1,102 @@
+"""Small helpers to read and build LibCST expressions."""
+
+from __future__ import annotations
+
+from typing import Optional, Union
+
+import libcst as cst
+
+Number = Union[int, float]
+_MISSING = object()
+
+
+def literal_value(node: cst.BaseExpression):
+    """The Python value of a literal number/bool/None/tuple/list, or _MISSING."""
+    if isinstance(node, cst.Integer) or isinstance(node, cst.Float):
+        return node.evaluated_value
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        inner = literal_value(node.expression)
+        return -inner if isinstance(inner, (int, float)) and not isinstance(inner, bool) else _MISSING
+    if isinstance(node, cst.Name) and node.value in ("True", "False", "None"):
+        return {"True": True, "False": False, "None": None}[node.value]
+    if isinstance(node, (cst.Tuple, cst.List)):
+        values = [literal_value(e.value) for e in node.elements if isinstance(e, cst.Element)]
+        if len(values) != len(node.elements) or any(v is _MISSING for v in values):
+            return _MISSING
+        return values
+    return _MISSING
+
+
+def is_literal(node: cst.BaseExpression) -> bool:
+    return literal_value(node) is not _MISSING
+
+
+def same_value(a, b) -> bool:
+    """Literal equality as torch would see it (0 == 0.0, (0.9, 0.999) == [0.9, 0.999])."""
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b))
+    if isinstance(a, bool) or isinstance(b, bool) or a is None or b is None:
+        return a is b or (a == b and type(a) is type(b))
+    try:
+        return float(a) == float(b)
+    except (TypeError, ValueError):
+        return False
+
+
+def format_number(value: Number) -> str:
+    """Python source for a number, in the short form people write (1e-8, not 1e-08)."""
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, int):
+        return str(value)
+    text = repr(float(value))
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        sign = "-" if exponent.startswith("-") else ""
+        text = f"{mantissa}e{sign}{exponent.lstrip('+-').lstrip('0') or '0'}"
+        if text.startswith("1.0e"):
+            text = "1" + text[3:]
+    return text
+
+
+def value_expr(value) -> cst.BaseExpression:
+    if isinstance(value, (list, tuple)):
+        return cst.parse_expression("(" + ", ".join(format_number(v) for v in value) + ")")
+    return cst.parse_expression(format_number(value))
+
+
+def as_float(node: cst.BaseExpression) -> cst.BaseExpression:
+    """An expression that is a Python float: `0` -> `0.0`, `x` -> `float(x)`, floats stay."""
+    if isinstance(node, cst.Float):
+        return node
+    if isinstance(node, cst.Integer):
+        return cst.Float(f"{node.evaluated_value}.0")
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        inner = as_float(node.expression)
+        if isinstance(inner, (cst.Float,)):
+            return node.with_changes(expression=inner)
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "float":
+        return node
+    return cst.Call(func=cst.Name("float"), args=[cst.Arg(value=_strip_parens(node))])
+
+
+def as_float_tuple(node: cst.BaseExpression) -> cst.BaseExpression:
+    """A tuple of floats: literal elements are converted in place, else `tuple(map(float, x))`."""
+    if isinstance(node, (cst.Tuple, cst.List)) and all(isinstance(e, cst.Element) for e in node.elements):
+        elements = [e.with_changes(value=as_float(e.value)) for e in node.elements]
+        return cst.Tuple(elements=elements) if isinstance(node, cst.List) else node.with_changes(elements=elements)
+    return cst.parse_expression(f"tuple(map(float, {cst.Module([]).code_for_node(node)}))")
+
+
+def _strip_parens(node: cst.BaseExpression) -> cst.BaseExpression:
+    return node.with_changes(lpar=[], rpar=[]) if getattr(node, "lpar", None) else node
+
+
+def subscript(node: cst.BaseExpression, index: int) -> cst.BaseExpression:
+    return cst.Subscript(
+        value=node, slice=[cst.SubscriptElement(slice=cst.Index(value=cst.Integer(str(index))))]
+    )
+
+
+def dotted(node: cst.BaseExpression) -> Optional[str]:
+    return cst.helpers.get_full_name_for_node(node)

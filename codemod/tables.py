@@ -1,0 +1,28 @@
+"""Load the mapping tables (rules/*.json). In a source checkout or an editable install they are
+read from the top-level rules/ folder; in a wheel they ship as codemod/tables/."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Dict
+
+_HERE = Path(__file__).resolve().parent
+
+
+def tables_dir() -> Path:
+    for candidate in (_HERE / "tables", _HERE.parent / "rules"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("ms-migrate's mapping tables (rules/*.json) are missing")
+
+
+@lru_cache(maxsize=None)
+def load(name: str) -> Dict[str, Any]:
+    with open(tables_dir() / f"{name}.json", encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def optimizers() -> Dict[str, Dict[str, Any]]:
+    return load("optimizers")["optimizers"]
