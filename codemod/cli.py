@@ -110,7 +110,7 @@ def _run_stdin(name: str, diff: bool, check: bool, annotate: bool, fmt: str, qui
     result = migrate_source(source, name, annotate=annotate)
     summary = report.Summary()
     summary.add(result)
-    err = Console(file=sys.stderr)
+    err = Console(file=sys.stderr, soft_wrap=True, highlight=False)
     if fmt == "json":
         sys.stdout.write(report.json_document([result], {name: name}, summary) + "\n")
     elif diff:

@@ -9,11 +9,13 @@ from codemod.rules.base import Rule
 from codemod.rules.engine_checks import ENGINE_CHECKS
 from codemod.rules.optimizers import OptimizerConstructor
 from codemod.rules.leftovers import Leftovers
+from codemod.rules.param_groups import ParamGroupKeys
 
 # Order matters: later rules read what earlier ones left in ctx.shared; Leftovers runs last and
 # reports every torch.optim reference nobody migrated.
 RULES: Tuple[Rule, ...] = (
     OptimizerConstructor(),
+    ParamGroupKeys(),
     Leftovers(),
 )
 

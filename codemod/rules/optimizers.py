@@ -77,6 +77,16 @@ def optimizer_class(ctx: FileContext, func: cst.BaseExpression) -> Optional[str]
 
 
 @dataclass
+class OptimizerSite:
+    """A converted optimizer construction, for the rules that run after this one."""
+
+    call: cst.Call
+    torch_class: str
+    entry: Dict[str, Any]
+    params: Optional[cst.BaseExpression]
+
+
+@dataclass
 class _Arg:
     torch_name: str
     index: int  # position in the original call's args
@@ -111,8 +121,8 @@ class OptimizerConstructor(Rule):
             if entry["target"] is None:
                 self._no_counterpart(ctx, call, cls, entry)
                 continue
-            self._convert(ctx, call, cls, entry)
-            sites.append(call)
+            params = self._convert(ctx, call, cls, entry)
+            sites.append(OptimizerSite(call, cls, entry, params))
         ctx.shared["optimizers"] = sites
         if sites:
             self._torch_api_uses(ctx, sites)
@@ -128,15 +138,15 @@ class OptimizerConstructor(Rule):
         ctx.handled.add(call.func)
 
     # ---- conversion -----------------------------------------------------------------------
-    def _convert(self, ctx: FileContext, call: cst.Call, cls: str, entry: Dict) -> None:
+    def _convert(self, ctx: FileContext, call: cst.Call, cls: str, entry: Dict) -> Optional[cst.BaseExpression]:
         target = f"nn.{entry['target']}"
         bound, hidden, problems = _bind(call, entry)
-        for node, message in problems:
+        for index, node, message in problems:
             ctx.report(UNKNOWN_ARG, node, f"torch.optim.{cls} {message}; it was kept as it is", url=entry["url"])
         if hidden:
             ctx.report(
                 HIDDEN, call,
-                f"arguments passed through {' and '.join(c.code for c in hidden_kinds(hidden))} to "
+                f"arguments passed through {' and '.join(star.kind for _, star in hidden)} to "
                 f"torch.optim.{cls} cannot be seen: rename them for {target} by hand "
                 f"(lr -> learning_rate{_rename_hint(entry)})",
                 url=entry["url"],
@@ -145,7 +155,7 @@ class OptimizerConstructor(Rule):
             params_index=bound["params"].index if "params" in bound else None,
             params_keyword=bool("params" in bound and call.args[bound["params"].index].keyword),
             wrap_group=False,
-            keep=[i for i, _ in hidden],
+            keep=sorted([i for i, _ in hidden] + [i for i, _, _ in problems]),
         )
         floats = set(entry.get("floats", []))
         for torch_name, arg in sorted(bound.items(), key=lambda kv: kv[1].index):
@@ -185,6 +195,7 @@ class OptimizerConstructor(Rule):
         ctx.consume(call.func)
         ctx.handled.add(call.func)
         ctx.convert(self.code)
+        return call.args[plan.params_index].value if plan.params_index is not None else None
 
     def _drop(self, ctx: FileContext, call: cst.Call, cls: str, entry: Dict, arg: _Arg) -> None:
         value = syntax.literal_value(arg.value)
@@ -192,14 +203,14 @@ class OptimizerConstructor(Rule):
         if value is not syntax._MISSING and syntax.same_value(value, default):
             return  # a literal default changes nothing
         code = ctx.code(arg.value)
-        alternative = entry.get("alternative")
+        supported_by = entry["unsupported"].get(arg.torch_name)
         if arg.torch_name in PERFORMANCE_ONLY:
             severity, effect = INFO, "it only affects speed"
         elif value is syntax._MISSING:
             severity, effect = WARNING, "if it is not the default, training will differ"
         else:
             severity, effect = ERROR, "training will differ"
-        hint = f"; {alternative} supports it" if alternative and arg.torch_name not in PERFORMANCE_ONLY else ""
+        hint = f"; {supported_by} supports it" if supported_by else ""
         ctx.report(
             DROPPED, arg.value,
             f"{arg.torch_name}={code} has no counterpart in nn.{entry['target']} and was dropped: {effect}{hint}",
@@ -246,9 +257,10 @@ class OptimizerConstructor(Rule):
             )
 
     # ---- uses of the converted optimizer ---------------------------------------------------
-    def _torch_api_uses(self, ctx: FileContext, sites: List[cst.Call]) -> None:
+    def _torch_api_uses(self, ctx: FileContext, sites: List["OptimizerSite"]) -> None:
         targets = []
-        for call in sites:
+        for site in sites:
+            call = site.call
             parent = ctx.parent(call)
             if isinstance(parent, cst.Assign) and len(parent.targets) == 1:
                 targets.append(parent.targets[0].target)
@@ -285,10 +297,6 @@ def _uses_of(ctx: FileContext, target: cst.BaseExpression):
                 yield func.value
 
 
-def hidden_kinds(hidden):
-    return [arg.star_node for _, arg in hidden]
-
-
 def _rename_hint(entry: Dict) -> str:
     renames = [f"{k} -> {v if isinstance(v, str) else '/'.join(v)}" for k, v in entry["arguments"].items() if k != "lr" and k != v]
     return (", " + ", ".join(renames)) if renames else ""
@@ -297,7 +305,7 @@ def _rename_hint(entry: Dict) -> str:
 def _bind(call: cst.Call, entry: Dict):
     """Name every visible argument by torch's signature. Returns (bound, hidden, problems)."""
     positional = ["params", *entry["positional"]]
-    known = set(entry["torch_defaults"]) | {"params"}
+    known = set(entry["torch_defaults"]) | {"params"}  # every torch parameter has a default
     bound: Dict[str, _Arg] = {}
     hidden = []
     problems = []
@@ -308,14 +316,14 @@ def _bind(call: cst.Call, entry: Dict):
             continue
         if arg.keyword is None:
             if position >= len(positional):
-                problems.append((arg, "takes no more positional arguments"))
+                problems.append((index, arg, "takes no more positional arguments"))
                 continue
             bound[positional[position]] = _Arg(positional[position], index, arg.value)
             position += 1
         else:
             name = arg.keyword.value
             if name not in known:
-                problems.append((arg, f"has no argument {name!r}"))
+                problems.append((index, arg, f"has no argument {name!r}"))
                 continue
             bound[name] = _Arg(name, index, arg.value)
     return bound, hidden, problems
@@ -324,7 +332,7 @@ def _bind(call: cst.Call, entry: Dict):
 class _Star:
     def __init__(self, arg: cst.Arg) -> None:
         self.arg = arg
-        self.star_node = cst.Name("**kwargs" if arg.star == "**" else "*args")
+        self.kind = "**kwargs" if arg.star == "**" else "*args"
 
 
 def _render(call: cst.Call, func: cst.BaseExpression, plan: _Plan) -> cst.Call:

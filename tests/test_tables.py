@@ -1,0 +1,115 @@
+"""Every entry of the mapping tables against the real signatures of torch 2.13 and MindSpore 2.10."""
+
+import inspect
+
+import pytest
+
+from codemod import syntax, tables
+
+torch_optim = pytest.importorskip("torch.optim", reason="needs the 'equivalence' extra (torch)")
+ms_nn = pytest.importorskip("mindspore.nn", reason="needs the 'equivalence' extra (mindspore)")
+
+pytestmark = pytest.mark.equivalence
+
+OPTIMIZERS = tables.optimizers()
+CONVERTED = {name: e for name, e in OPTIMIZERS.items() if e["target"]}
+
+
+def torch_signature(name):
+    return inspect.signature(getattr(torch_optim, name).__init__)
+
+
+def ms_signature(target):
+    """MindSpore decorates nn optimizers' __init__ (opt_init_args_register) without
+    functools.wraps: the real function sits in the decorator's closure."""
+    init = getattr(ms_nn, target).__init__
+    seen = set()
+    while init.__closure__ and id(init) not in seen:
+        seen.add(id(init))
+        inner = [c.cell_contents for c in init.__closure__ if inspect.isfunction(c.cell_contents)]
+        if not inner:
+            break
+        init = inner[0]
+    return inspect.signature(init)
+
+
+def params_of(signature):
+    return {
+        n: p for n, p in signature.parameters.items()
+        if n != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+    }
+
+
+def test_every_torch_optimizer_is_in_the_table():
+    classes = {
+        n for n, o in vars(torch_optim).items()
+        if inspect.isclass(o) and issubclass(o, torch_optim.Optimizer) and o is not torch_optim.Optimizer
+    }
+    assert classes <= set(OPTIMIZERS), classes - set(OPTIMIZERS)
+
+
+@pytest.mark.parametrize("name", sorted(CONVERTED))
+def test_torch_side(name):
+    entry = CONVERTED[name]
+    real = params_of(torch_signature(name))
+    # torch_defaults names every parameter but params, with its real default
+    assert set(entry["torch_defaults"]) == set(real) - {"params"}
+    for arg, default in entry["torch_defaults"].items():
+        assert syntax.same_value(default, real[arg].default), (arg, default, real[arg].default)
+    # positional order is torch's
+    positional = [n for n, p in real.items() if p.kind is p.POSITIONAL_OR_KEYWORD][1:]
+    assert entry["positional"] == positional
+    # every mapped or unsupported argument exists in torch
+    assert set(entry["arguments"]) <= set(real)
+    assert set(entry["unsupported"]) <= set(real)
+    # every torch argument is either mapped or declared unsupported: nothing is dropped silently
+    assert set(entry["arguments"]) | set(entry["unsupported"]) == set(real) - {"params"}
+
+
+@pytest.mark.parametrize("name", sorted(CONVERTED))
+def test_mindspore_side(name):
+    entry = CONVERTED[name]
+    real = params_of(ms_signature(entry["target"]))
+    assert "params" in real
+    assert set(entry["ms_defaults"]) == set(real) - {"params"}
+    for arg, default in entry["ms_defaults"].items():
+        assert syntax.same_value(default, real[arg].default), (arg, default, real[arg].default)
+    mapped = set()
+    for value in entry["arguments"].values():
+        mapped.update(value if isinstance(value, list) else [value])
+    assert mapped <= set(real)
+    assert set(entry["floats"]) <= set(real)
+    extra_ok = set(real) | {"use_lazy", "use_offload"}  # nn.Adam's documented **kwargs
+    assert set(entry.get("extra", {})) <= extra_ok
+
+
+@pytest.mark.parametrize("name", sorted(CONVERTED))
+def test_floats_are_really_required(name):
+    """Each `floats` entry: MindSpore rejects an int there (so the rule must convert it)."""
+    import mindspore
+
+    entry = CONVERTED[name]
+    net = mindspore.nn.Dense(2, 1)
+    for arg in entry["floats"]:
+        default = entry["ms_defaults"][arg]
+        bad = tuple(int(v) for v in default) if isinstance(default, (list, tuple)) else int(default)
+        kwargs = dict(entry.get("extra", {}))
+        kwargs[arg] = bad
+        with pytest.raises((TypeError, ValueError)):
+            getattr(mindspore.nn, entry["target"])(net.trainable_params(), **kwargs)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, e in OPTIMIZERS.items() if not e["target"]))
+def test_no_counterpart_is_true(name):
+    entry = OPTIMIZERS[name]
+    assert not hasattr(ms_nn, name)
+    if entry.get("alternative"):
+        module, _, cls = entry["alternative"].rpartition(".")
+        import importlib
+
+        assert hasattr(importlib.import_module(module), cls)
+
+
+def test_docs_urls_are_mindspore_pages():
+    for entry in OPTIMIZERS.values():
+        assert entry["url"].startswith("https://www.mindspore.cn/docs/")
