@@ -3,7 +3,9 @@ edits once, check the output parses, and write it atomically."""
 
 from __future__ import annotations
 
+import ast
 import os
+import stat
 import tempfile
 import traceback
 from collections import Counter
@@ -60,10 +62,9 @@ def migrate_source(
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
-        result.error = f"syntax error: {exc.message}"
-        result.findings.append(
-            make_finding(SYNTAX_ERROR, f"syntax error: {exc.message}", exc.raw_line, exc.raw_column + 1)
-        )
+        line, column, message = _syntax_error(source, path, exc)
+        result.error = f"syntax error: {message}"
+        result.findings.append(make_finding(SYNTAX_ERROR, f"syntax error: {message}", line, column))
         return result
     except Exception as exc:  # e.g. an unknown coding cookie
         result.error = f"cannot decode: {exc}"
@@ -97,6 +98,18 @@ def migrate_source(
     return result
 
 
+def _syntax_error(source: bytes, path: str, exc: cst.ParserSyntaxError):
+    """CPython's location and message when it agrees the file is broken (it points at the
+    offending token, LibCST's native parser often at the next line); LibCST's otherwise."""
+    try:
+        compile(source, path, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError as error:
+        return error.lineno or exc.raw_line, error.offset or 1, error.msg
+    except (ValueError, UnicodeDecodeError):
+        pass
+    return exc.raw_line, exc.raw_column + 1, exc.message
+
+
 def migrate_file(
     path: Union[str, Path], write_to: Optional[Path] = None, annotate: bool = False
 ) -> FileResult:
@@ -126,8 +139,9 @@ def migrate_file(
 def atomic_write(target: Path, data: bytes, like: Optional[Path] = None) -> None:
     """Write via a temp file in the same folder and os.replace, keeping the file mode."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists() and not os.access(target, os.W_OK):
-        raise PermissionError(13, "Permission denied", str(target))
+    # A file without its owner's write bit is read-only on purpose, even for root.
+    if target.exists() and not (target.stat().st_mode & stat.S_IWUSR and os.access(target, os.W_OK)):
+        raise PermissionError(13, "the file is read-only", str(target))
     mode = None
     for candidate in (target, like):
         if candidate is not None and candidate.exists():
