@@ -11,7 +11,6 @@ from libcst.metadata import (
     MetadataWrapper,
     ParentNodeProvider,
     PositionProvider,
-    QualifiedNameProvider,
     QualifiedNameSource,
     ScopeProvider,
 )
@@ -29,21 +28,29 @@ class _Index(cst.CSTVisitor):
         self.calls: List[cst.Call] = []
         self.references: List[cst.BaseExpression] = []  # outermost Name/Attribute chains
         self.names: Set[str] = set()
+        self.torch_roots: Set[str] = set()  # names bound by `import torch...` / `from torch...`
         self._inner: Set[cst.CSTNode] = set()
 
     def visit_Import(self, node: cst.Import) -> bool:
-        self._bind(node.names)
+        for alias in node.names:
+            self._bind(alias, alias.evaluated_name)
         return False
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
-        if not isinstance(node.names, cst.ImportStar):
-            self._bind(node.names)
+        module = cst.helpers.get_full_name_for_node(node.module) if node.module else ""
+        if isinstance(node.names, cst.ImportStar):
+            if (module or "").startswith("torch"):
+                self.torch_roots.add("*")
+            return False
+        for alias in node.names:
+            self._bind(alias, f"{module}.{alias.evaluated_name}" if not node.relative else "")
         return False
 
-    def _bind(self, aliases) -> None:
-        for alias in aliases:
-            bound = alias.evaluated_alias or alias.evaluated_name
-            self.names.add(bound.split(".")[0])
+    def _bind(self, alias: cst.ImportAlias, imported: str) -> None:
+        bound = (alias.evaluated_alias or alias.evaluated_name).split(".")[0]
+        self.names.add(bound)
+        if imported == "torch" or imported.startswith("torch."):
+            self.torch_roots.add(bound)
 
     def visit_Call(self, node: cst.Call) -> None:
         self.calls.append(node)
@@ -67,12 +74,12 @@ class FileContext:
         self.positions = self.wrapper.resolve(PositionProvider)
         self.parents = self.wrapper.resolve(ParentNodeProvider)
         self.scopes = self.wrapper.resolve(ScopeProvider)
-        self._qnames = self.wrapper.resolve(QualifiedNameProvider)
         index = _Index()
         self.module.visit(index)
         self.calls = index.calls
         self.references = index.references
         self.names_in_use = index.names
+        self._torch_roots = index.torch_roots
         self.edits = Edits()
         self.findings: List[Finding] = []
         self.flagged: List[Tuple[Finding, cst.CSTNode]] = []  # finding, statement to annotate
@@ -84,12 +91,24 @@ class FileContext:
 
     # ---- metadata -------------------------------------------------------------------------
     def qualified_names(self, node: cst.CSTNode) -> Set[str]:
-        value = self._qnames.get(node)
-        if value is None:
+        # Lazily, per asked node, from the scope analysis (resolving QualifiedNameProvider for
+        # every node costs as much as the scope analysis itself).
+        scope = self.scopes.get(node)
+        if scope is None:
             return set()
-        if callable(value):
-            value = value()
-        return {q.name for q in value if q.source is QualifiedNameSource.IMPORT}
+        try:
+            names = scope.get_qualified_names_for(node)
+        except Exception:
+            return set()
+        return {q.name for q in names if q.source is QualifiedNameSource.IMPORT}
+
+    def may_be_torch(self, node: cst.CSTNode) -> bool:
+        """Cheap pre-check: does this Name/Attribute chain start at a name torch imports bound?"""
+        if "*" in self._torch_roots:
+            return True
+        while isinstance(node, (cst.Attribute, cst.Call)):
+            node = node.value if isinstance(node, cst.Attribute) else node.func
+        return isinstance(node, cst.Name) and node.value in self._torch_roots
 
     def qualified_name(self, node: cst.CSTNode) -> Optional[str]:
         """The one imported dotted name `node` stands for, or None when unknown or ambiguous."""

@@ -16,12 +16,17 @@ class ImportPlanner:
     def __init__(self, ctx: "FileContext") -> None:
         self.ctx = ctx
         self._added: Dict[Tuple[str, str], str] = {}  # (module, name) -> local name
+        self._existing_cache: Dict[str, Optional[str]] = {}
+        self._all_scopes: Optional[list] = None
 
     # ---- MindSpore names ------------------------------------------------------------------
     def ref(self, module: str, name: str) -> cst.BaseExpression:
         """An expression for `module.name` (e.g. mindspore.nn) that is valid everywhere in the
         file: an existing MindSpore import when the file has one, else a new `from` import."""
-        existing = self._existing(f"{module}.{name}")
+        dotted = f"{module}.{name}"
+        if dotted not in self._existing_cache:
+            self._existing_cache[dotted] = self._existing(dotted)
+        existing = self._existing_cache[dotted]
         if existing is not None:
             return cst.parse_expression(existing)
         key = (module, name)
@@ -55,10 +60,10 @@ class ImportPlanner:
 
     def _only_binding(self, name: str) -> bool:
         """True when `name` is bound exactly once in the whole file (by the import)."""
+        if self._all_scopes is None:
+            self._all_scopes = [s for s in set(self.ctx.scopes.values()) if s is not None]
         count = 0
-        for scope in set(self.ctx.scopes.values()):
-            if scope is None:
-                continue
+        for scope in self._all_scopes:
             count += len([a for a in scope.assignments[name] if a.scope is scope])
         return count == 1
 

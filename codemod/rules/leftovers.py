@@ -36,7 +36,7 @@ class Leftovers(Rule):
 
     def run(self, ctx: FileContext) -> None:
         for node in ctx.references:
-            if node in ctx.handled:
+            if node in ctx.handled or not ctx.may_be_torch(node):
                 continue
             qname = ctx.qualified_name(node)
             if not qname or not (qname == "torch.optim" or qname.startswith("torch.optim.")):
