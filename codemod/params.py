@@ -136,24 +136,6 @@ def single_assignment(ctx: "FileContext", name: cst.Name) -> Optional[Assignment
     return assignments[0] if len(assignments) == 1 else None
 
 
-def parameters_calls(node: cst.CSTNode) -> Iterator[cst.Call]:
-    """`X.parameters()` calls inside an expression (not inside lambdas or nested scopes)."""
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, (cst.Lambda, cst.ListComp, cst.GeneratorExp, cst.SetComp, cst.DictComp)):
-            continue
-        if (
-            isinstance(current, cst.Call)
-            and isinstance(current.func, cst.Attribute)
-            and current.func.attr.value == "parameters"
-            and not current.args
-        ):
-            yield current
-            continue
-        stack.extend(current.children)
-
-
 def to_trainable_params(call: cst.Call) -> cst.Call:
     assert isinstance(call.func, cst.Attribute)
     return call.with_changes(func=call.func.with_changes(attr=cst.Name("trainable_params")))

@@ -10,11 +10,13 @@ from codemod.rules.engine_checks import ENGINE_CHECKS
 from codemod.rules.optimizers import OptimizerConstructor
 from codemod.rules.leftovers import Leftovers
 from codemod.rules.param_groups import ParamGroupKeys
+from codemod.rules.parameters import ParameterSelection
 
 # Order matters: later rules read what earlier ones left in ctx.shared; Leftovers runs last and
 # reports every torch.optim reference nobody migrated.
 RULES: Tuple[Rule, ...] = (
     OptimizerConstructor(),
+    ParameterSelection(),
     ParamGroupKeys(),
     Leftovers(),
 )

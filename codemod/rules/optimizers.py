@@ -188,9 +188,6 @@ class OptimizerConstructor(Rule):
             plan.args.append((ms_name, ("value", value)))
         self._exactness(ctx, call, cls, entry, bound)
         self._weight_decay(ctx, call, cls, entry, bound, plan)
-        if plan.params_index is not None:
-            for inner in P.parameters_calls(call.args[plan.params_index].value):
-                ctx.edits.replace(inner, P.to_trainable_params)
         nn = ctx.imports.ref("mindspore", "nn")
         func = cst.Attribute(value=nn, attr=cst.Name(entry["target"]))
         ctx.edits.replace(call, lambda updated: _render(updated, func, plan))

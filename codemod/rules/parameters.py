@@ -1,0 +1,585 @@
+"""MSM200 parameter-selection: torch parameter selection becomes MindSpore's.
+
+Parameters that reach an optimizer come from `trainable_params()` (get_parameters() would add
+BatchNorm's moving statistics, which the optimizer would then decay); names come from
+`Parameter.name`. Loops that freeze or inspect parameters keep every parameter.
+
+Before::
+
+    optimizer = optim.SGD(filter(lambda p: p.requires_grad, model.parameters()), lr=0.1)
+    all_params = net.named_parameters()
+    no_conv_params = []
+    for pname, p in all_params:
+        if "conv" not in pname:
+            no_conv_params.append(p)
+    decay = [p for n, p in model.named_parameters() if not any(nd in n for nd in no_decay)]
+    for p in backbone.parameters():
+        p.requires_grad = False
+
+After::
+
+    optimizer = nn.SGD(model.trainable_params(), learning_rate=0.1)
+    all_params = net.trainable_params()
+    no_conv_params = list(filter(lambda x: "conv" not in x.name, all_params))
+    decay = [p for p in model.trainable_params() if not any(nd in p.name for nd in no_decay)]
+    for p in backbone.get_parameters():
+        p.requires_grad = False
+
+Name literals change too where MindSpore names differ ('LayerNorm.weight' -> 'LayerNorm.gamma',
+'bn.bias' -> 'bn.beta', 'embedding.weight' -> 'embedding.embedding_table'); a plain 'bias' or
+'weight', which in torch also selects norm or embedding parameters, is flagged (MSM201).
+Outside a scope that builds an optimizer, `named_parameters()` becomes
+`parameters_and_names()`, which yields the same (name, parameter) pairs plus BatchNorm's moving
+statistics.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Dict, List, Optional, Set, Tuple
+
+import libcst as cst
+from libcst.metadata import Assignment
+
+from codemod import params as P
+from codemod.context import FileContext
+from codemod.findings import MIGRATION_GUIDE, WARNING, Check
+from codemod.rules.base import Rule
+
+NAMES_URL = "https://www.mindspore.cn/docs/en/r2.4.10/note/api_mapping/pytorch_diff/Optimizer.html"
+
+NAME_LITERAL = Check(
+    "MSM201", "parameter-name-differs",
+    "A name filter that selects different parameters in MindSpore (norm: gamma/beta, embedding: embedding_table).",
+    WARNING, NAMES_URL,
+)
+MOVING_STATS = Check(
+    "MSM202", "parameters-and-names-buffers",
+    "parameters_and_names() also yields BatchNorm moving statistics, which torch's named_parameters() does not.",
+    WARNING, MIGRATION_GUIDE,
+)
+
+_NORM = r"(?:[\w.]*norm[\w]*|bn\d*|ln(?:_?\w+)?|\w*_bn\d*|\w*_ln\d*)"
+_NORM_SUFFIX = re.compile(rf"^(.*?(?:^|\.){_NORM})\.(weight|bias)$", re.IGNORECASE)
+_EMBED_SUFFIX = re.compile(r"^(.*?(?:^|\.)\w*emb\w*)\.weight$", re.IGNORECASE)
+_AMBIGUOUS = {"bias", "weight", ".bias", ".weight", "bias.", "weight."}
+
+
+class ParameterSelection(Rule):
+    code = "MSM200"
+    name = "parameter-selection"
+    summary = "parameters()/named_parameters() selection becomes trainable_params()/Parameter.name."
+    url = NAMES_URL
+    checks = (NAME_LITERAL, MOVING_STATS)
+
+    def run(self, ctx: FileContext) -> None:
+        self.ctx = ctx
+        self.optimizer_scopes = {ctx.scope(site.call) for site in ctx.shared.get("optimizers", [])}
+        self.done: Set[cst.CSTNode] = set()
+        for site in ctx.shared.get("optimizers", []):
+            if site.params is not None:
+                self._feed(site.params, depth=0)
+        for call in ctx.calls:
+            if call in self.done:
+                continue
+            if _method_call(call, "named_parameters"):
+                self._named(call)
+            elif _method_call(call, "parameters"):
+                self._freeze_loop(call)
+
+    # ---- parameters() feeding an optimizer -------------------------------------------------
+    def _feed(self, node: cst.BaseExpression, depth: int) -> None:
+        """Rewrite the parameter sources of an optimizer's params expression, following names."""
+        if depth > 5 or node in self.done:
+            return
+        self.done.add(node)
+        ctx = self.ctx
+        if isinstance(node, cst.Call):
+            if _method_call(node, "parameters"):
+                ctx.edits.replace(node, P.to_trainable_params)
+                ctx.convert(self.code)
+                return
+            requires_grad_source = _requires_grad_filter(ctx, node)
+            if requires_grad_source is not None:
+                source = requires_grad_source
+                ctx.edits.replace(node, lambda _old, src=source: _trainable(src))
+                self.done.add(source)
+                ctx.convert(self.code)
+                return
+            for arg in node.args:
+                self._feed(arg.value, depth + 1)
+        elif isinstance(node, (cst.ListComp, cst.GeneratorExp)) and _requires_grad_comprehension(node):
+            source = node.for_in.iter
+            ctx.edits.replace(node, lambda _old, src=source: _trainable(src))
+            self.done.add(source)
+            ctx.convert(self.code)
+        elif isinstance(node, cst.BinaryOperation):
+            self._feed(node.left, depth + 1)
+            self._feed(node.right, depth + 1)
+        elif isinstance(node, (cst.List, cst.Tuple)):
+            for element in node.elements:
+                self._feed(element.value, depth + 1)
+        elif isinstance(node, cst.Dict):
+            for element in node.elements:
+                if isinstance(element, cst.DictElement) and _string(element.key) == "params":
+                    self._feed(element.value, depth + 1)
+        elif isinstance(node, cst.Call) and P._is_dict_call(node):
+            pass
+        elif isinstance(node, cst.Name):
+            assignment = P.single_assignment(ctx, node)
+            if assignment is None:
+                return
+            assign = ctx.parent(ctx.parent(assignment.node))
+            if isinstance(assign, cst.Assign) and len(assign.targets) == 1:
+                self._feed(assign.value, depth + 1)
+            for access in assignment.references:
+                parent = ctx.parent(access.node)
+                if isinstance(parent, cst.Attribute) and parent.attr.value in ("append", "extend"):
+                    call = ctx.parent(parent)
+                    if isinstance(call, cst.Call) and call.args:
+                        self._feed(call.args[0].value, depth + 1)
+
+    # ---- named_parameters() ----------------------------------------------------------------
+    def _named(self, call: cst.Call) -> None:
+        ctx = self.ctx
+        parent = ctx.parent(call)
+        selecting = ctx.scope(call) in self.optimizer_scopes
+        if isinstance(parent, cst.CompFor) and parent.iter is call:
+            if selecting and self._comprehension(parent, call):
+                return
+        elif isinstance(parent, cst.For) and parent.iter is call:
+            if selecting and self._loop(parent, call):
+                return
+        elif isinstance(parent, cst.Assign) and len(parent.targets) == 1 and selecting:
+            if self._assigned_then_looped(parent, call):
+                return
+        self._rename(call, selecting)
+        if isinstance(parent, cst.CompFor):
+            self._translate_literals(list(parent.ifs))
+        elif isinstance(parent, cst.For):
+            self._translate_literals([parent.body])
+
+    def _rename(self, call: cst.Call, selecting: bool) -> None:
+        """The exact counterpart: (name, parameter) pairs, plus BatchNorm's moving statistics."""
+        ctx = self.ctx
+        func = call.func
+        ctx.edits.replace(func, lambda f: f.with_changes(attr=cst.Name("parameters_and_names")))
+        ctx.convert(self.code)
+        if selecting:
+            ctx.report(
+                MOVING_STATS, call,
+                f"{ctx.code(call)} became parameters_and_names(), which also yields BatchNorm "
+                "moving_mean/moving_variance: if these parameters reach an optimizer, keep only "
+                "those with p.requires_grad (or select from trainable_params())",
+            )
+
+    def _comprehension(self, comp_for: cst.CompFor, call: cst.Call) -> bool:
+        ctx = self.ctx
+        comp = ctx.parent(comp_for)
+        if not isinstance(comp, (cst.ListComp, cst.GeneratorExp, cst.SetComp, cst.DictComp)):
+            return False
+        if comp_for.inner_for_in is not None:
+            return False
+        names = _pair(comp_for.target)
+        if names is None:
+            return False
+        name_var, param_var = names
+        param = param_var.value if param_var.value != "_" else "p"
+        name_uses = _references(ctx, name_var)
+        if name_uses is None:
+            return False
+        for use in name_uses:
+            ctx.edits.replace(use, lambda _old, p=param: _dot_name(p))
+        self._translate_literals([*comp_for.ifs, comp.elt if not isinstance(comp, cst.DictComp) else comp.key])
+        ctx.edits.replace(comp_for.target, lambda _old, p=param: cst.Name(p))
+        ctx.edits.replace(call.func, lambda f: f.with_changes(attr=cst.Name("trainable_params")))
+        ctx.convert(self.code)
+        return True
+
+    def _loop(self, loop: cst.For, call: cst.Call) -> bool:
+        """A loop over (name, param) pairs that collects parameters: a filter when it has the
+        seed's shape, else a loop over trainable_params() with p.name."""
+        ctx = self.ctx
+        names = _pair(loop.target)
+        if names is None or not _collects(loop.body):
+            return False
+        name_var, param_var = names
+        name_uses = _references(ctx, name_var)
+        if name_uses is None or param_var.value == "_":
+            return False
+        filters = _filter_shape(ctx, loop, param_var)
+        if filters is not None and _inits_removable(ctx, loop, filters):
+            self._as_filters(loop, call, name_uses, param_var, filters)
+            return True
+        for use in name_uses:
+            ctx.edits.replace(use, lambda _old, p=param_var.value: _dot_name(p))
+        self._translate_literals([loop.body])
+        ctx.edits.replace(loop.target, lambda _old, p=param_var.value: cst.Name(p))
+        ctx.edits.replace(call.func, lambda f: f.with_changes(attr=cst.Name("trainable_params")))
+        ctx.convert(self.code)
+        return True
+
+    def _assigned_then_looped(self, assign: cst.Assign, call: cst.Call) -> bool:
+        """`all_params = net.named_parameters()` then `for n, p in all_params:` (the seed)."""
+        ctx = self.ctx
+        target = assign.targets[0].target
+        if not isinstance(target, cst.Name):
+            return False
+        assignment = _assignment_of(ctx, target)
+        if assignment is None:
+            return False
+        loops = []
+        for access in assignment.references:
+            loop = ctx.parent(access.node)
+            if not (isinstance(loop, cst.For) and loop.iter is access.node):
+                return False
+            loops.append(loop)
+        if len(loops) != 1:
+            return False
+        return self._loop(loops[0], call)
+
+    def _as_filters(self, loop, call, name_uses, param_var, filters) -> None:
+        """Replace the loop by one `L = list(filter(lambda x: cond, src))` per list. The
+        conditions are read from the *updated* loop, so name-literal edits inside them apply."""
+        ctx = self.ctx
+        var = "x"
+        for use in name_uses:
+            ctx.edits.replace(use, lambda _old: _dot_name(var))
+        for use in _references(ctx, param_var) or []:
+            ctx.edits.replace(use, lambda _old: cst.Name(var))
+        ctx.edits.replace(call.func, lambda f: f.with_changes(attr=cst.Name("trainable_params")))
+        self._translate_literals([condition for _, condition, _ in filters if condition is not None])
+        targets = [target for target, _, _ in filters]
+        for _, _, init in filters:
+            ctx.edits.remove(init)
+
+        def rebuild(updated: cst.For):
+            test = updated.body.body[0].test
+            conditions = [test]
+            if len(targets) == 2:
+                conditions.append(_negate(test))
+            statements = []
+            for target, condition in zip(targets, conditions):
+                expr = cst.parse_expression(f"list(filter(lambda {var}: _COND, _SRC))")
+                expr = expr.visit(_Fill({"_COND": condition, "_SRC": updated.iter}))
+                statements.append(cst.SimpleStatementLine(
+                    body=[cst.Assign(targets=[cst.AssignTarget(target=cst.Name(target))], value=expr)]
+                ))
+            return _carry_leading(updated, statements)
+
+        ctx.edits.replace(loop, rebuild)
+        ctx.convert(self.code)
+
+    # ---- parameters() loops that freeze ----------------------------------------------------
+    def _freeze_loop(self, call: cst.Call) -> None:
+        ctx = self.ctx
+        loop = ctx.parent(call)
+        if not (isinstance(loop, cst.For) and loop.iter is call and isinstance(loop.target, cst.Name)):
+            return
+        if _freezes(loop.body, loop.target.value):
+            ctx.edits.replace(call.func, lambda f: f.with_changes(attr=cst.Name("get_parameters")))
+            ctx.convert(self.code)
+
+    # ---- name literals ---------------------------------------------------------------------
+    def _translate_literals(self, nodes: List[cst.CSTNode]) -> None:
+        """Translate or flag parameter-name literals used by these conditions, including those
+        in a list the condition names (`no_decay = ['bias', 'LayerNorm.weight']`)."""
+        for node in nodes:
+            for string in _strings(node):
+                self._translate(string)
+            for name in _names(node):
+                assignment = P.single_assignment(self.ctx, name)
+                if assignment is None:
+                    continue
+                assign = self.ctx.parent(self.ctx.parent(assignment.node))
+                if isinstance(assign, cst.Assign) and isinstance(assign.value, (cst.List, cst.Tuple, cst.Set)):
+                    for element in assign.value.elements:
+                        if isinstance(element.value, cst.SimpleString):
+                            self._translate(element.value)
+
+    def _translate(self, string: cst.SimpleString) -> None:
+        if string in self.done:
+            return
+        self.done.add(string)
+        value = string.evaluated_value
+        if not isinstance(value, str):
+            return
+        new = translate_name(value)
+        if new is not None and new != value:
+            quote = string.value[len(string.prefix):][0]
+            self.ctx.edits.replace(string, lambda s, q=quote, v=new: s.with_changes(value=f"{string.prefix}{q}{v}{q}"))
+        elif value in _AMBIGUOUS:
+            which = "beta" if "bias" in value else "gamma/embedding_table"
+            self.ctx.report(
+                NAME_LITERAL, string,
+                f"{string.value} in a parameter-name filter: in torch it also matches norm-layer "
+                f"{'biases' if 'bias' in value else 'weights and embedding weights'}, which MindSpore "
+                f"names {which} (e.g. 'bn.{'beta' if 'bias' in value else 'gamma'}'); add those names "
+                "if they must be selected as in torch",
+            )
+
+def translate_name(value: str) -> Optional[str]:
+    """'LayerNorm.weight' -> 'LayerNorm.gamma', 'bn1.bias' -> 'bn1.beta',
+    'embed.weight' -> 'embed.embedding_table'; None when no certain translation exists."""
+    match = _NORM_SUFFIX.match(value)
+    if match:
+        return f"{match.group(1)}.{'gamma' if match.group(2).lower() == 'weight' else 'beta'}"
+    match = _EMBED_SUFFIX.match(value)
+    if match:
+        return f"{match.group(1)}.embedding_table"
+    return None
+
+
+class _Fill(cst.CSTTransformer):
+    def __init__(self, values: Dict[str, cst.BaseExpression]) -> None:
+        super().__init__()
+        self.values = values
+
+    def leave_Name(self, original, updated):
+        return self.values.get(updated.value, updated)
+
+
+def _carry_leading(old: cst.CSTNode, new: List[cst.BaseStatement]) -> cst.CSTNode:
+    first = new[0].with_changes(leading_lines=getattr(old, "leading_lines", ()))
+    return cst.FlattenSentinel([first, *new[1:]])  # type: ignore[return-value]
+
+
+_OPPOSITE = {cst.In: cst.NotIn, cst.NotIn: cst.In, cst.Equal: cst.NotEqual, cst.NotEqual: cst.Equal,
+             cst.Is: cst.IsNot, cst.IsNot: cst.Is}
+
+
+def _negate(test: cst.BaseExpression) -> cst.BaseExpression:
+    """`a in b` -> `a not in b` (and ==, is); `not x` -> `x`; else `not (test)`."""
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1 and not test.lpar:
+        target = test.comparisons[0]
+        opposite = _OPPOSITE.get(type(target.operator))
+        if opposite is not None:
+            return test.with_changes(comparisons=[target.with_changes(operator=opposite())])
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        return test.expression
+    return cst.UnaryOperation(operator=cst.Not(), expression=_parenthesized(test))
+
+
+def _parenthesized(node: cst.BaseExpression) -> cst.BaseExpression:
+    if isinstance(node, (cst.Name, cst.Attribute, cst.Call, cst.Subscript)) or node.lpar:
+        return node
+    return node.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+
+
+def _method_call(call: cst.Call, name: str) -> bool:
+    return isinstance(call.func, cst.Attribute) and call.func.attr.value == name and not call.args
+
+
+def _trainable(source: cst.Call) -> cst.BaseExpression:
+    if isinstance(source, cst.Call) and _method_call(source, "parameters"):
+        return P.to_trainable_params(source)
+    return cst.Call(func=cst.Attribute(value=source, attr=cst.Name("trainable_params")))
+
+
+def _requires_grad_filter(ctx: FileContext, call: cst.Call) -> Optional[cst.Call]:
+    """`filter(lambda p: p.requires_grad, X.parameters())` -> the X.parameters() call."""
+    name = ctx.qualified_name(call.func) or (call.func.value if isinstance(call.func, cst.Name) else None)
+    if name != "filter" or len(call.args) != 2:
+        return None
+    fn, source = call.args[0].value, call.args[1].value
+    if not (isinstance(source, cst.Call) and _method_call(source, "parameters")):
+        return None
+    if isinstance(fn, cst.Lambda) and len(fn.params.params) == 1:
+        var = fn.params.params[0].name.value
+        body = fn.body
+        if isinstance(body, cst.Attribute) and body.attr.value == "requires_grad" and _is_name(body.value, var):
+            return source
+    return None
+
+
+def _requires_grad_comprehension(comp) -> bool:
+    """`[p for p in X.parameters() if p.requires_grad]`."""
+    for_in = comp.for_in
+    if for_in.inner_for_in is not None or len(for_in.ifs) != 1 or not isinstance(for_in.target, cst.Name):
+        return False
+    var = for_in.target.value
+    test = for_in.ifs[0].test
+    return (
+        _is_name(comp.elt, var)
+        and isinstance(for_in.iter, cst.Call) and _method_call(for_in.iter, "parameters")
+        and isinstance(test, cst.Attribute) and test.attr.value == "requires_grad" and _is_name(test.value, var)
+    )
+
+
+def _is_name(node: cst.CSTNode, value: str) -> bool:
+    return isinstance(node, cst.Name) and node.value == value
+
+
+def _string(node: Optional[cst.CSTNode]) -> Optional[str]:
+    if isinstance(node, cst.SimpleString):
+        value = node.evaluated_value
+        return value if isinstance(value, str) else None
+    return None
+
+
+def _pair(target: cst.BaseExpression) -> Optional[Tuple[cst.Name, cst.Name]]:
+    if isinstance(target, (cst.Tuple, cst.List)) and len(target.elements) == 2:
+        first, second = (e.value for e in target.elements)
+        if isinstance(first, cst.Name) and isinstance(second, cst.Name):
+            return first, second
+    return None
+
+
+def _assignment_of(ctx: FileContext, name: cst.Name) -> Optional[Assignment]:
+    scope = ctx.scope(name)
+    if scope is None:
+        return None
+    for assignment in scope.assignments[name.value]:
+        if isinstance(assignment, Assignment) and assignment.node is name:
+            return assignment
+    return None
+
+
+def _references(ctx: FileContext, name: cst.Name) -> Optional[List[cst.Name]]:
+    """The uses of a loop variable, or None when it is also bound elsewhere."""
+    assignment = _assignment_of(ctx, name)
+    if assignment is None:
+        return None
+    scope = ctx.scope(name)
+    if len([a for a in scope.assignments[name.value] if a.scope is scope]) != 1:
+        return None
+    return [access.node for access in assignment.references if isinstance(access.node, cst.Name)]
+
+
+def _dot_name(var: str) -> cst.BaseExpression:
+    return cst.Attribute(value=cst.Name(var), attr=cst.Name("name"))
+
+
+def _strings(node: cst.CSTNode):
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.SimpleString):
+            yield current
+        stack.extend(current.children)
+
+
+def _names(node: cst.CSTNode):
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Name):
+            yield current
+        elif isinstance(current, cst.Attribute):
+            stack.append(current.value)
+            continue
+        stack.extend(current.children)
+
+
+def _collects(body: cst.BaseSuite) -> bool:
+    """Does the loop body append parameters to lists (an optimizer selection)?"""
+    for node in _walk(body):
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in ("append", "extend"):
+            return True
+        if isinstance(node, cst.AugAssign) and isinstance(node.operator, cst.AddAssign):
+            return True
+    return False
+
+
+def _freezes(body: cst.BaseSuite, var: str) -> bool:
+    for node in _walk(body):
+        if isinstance(node, cst.AssignTarget):
+            target = node.target
+            if isinstance(target, cst.Attribute) and target.attr.value == "requires_grad" and _is_name(target.value, var):
+                return True
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+            if node.func.attr.value == "requires_grad_" and _is_name(node.func.value, var):
+                return True
+    return False
+
+
+def _walk(node: cst.CSTNode):
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(current.children)
+
+
+def _appended(statement: cst.CSTNode, param: str) -> Optional[str]:
+    """`L.append(p)` or `L += [p]` as the only statement: the list's name."""
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+        return None
+    small = statement.body[0]
+    if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+        call = small.value
+        if (isinstance(call.func, cst.Attribute) and call.func.attr.value == "append"
+                and isinstance(call.func.value, cst.Name) and len(call.args) == 1 and _is_name(call.args[0].value, param)):
+            return call.func.value.value
+    if isinstance(small, cst.AugAssign) and isinstance(small.operator, cst.AddAssign) and isinstance(small.target, cst.Name):
+        value = small.value
+        if isinstance(value, cst.List) and len(value.elements) == 1 and _is_name(value.elements[0].value, param):
+            return small.target.value
+    return None
+
+
+def _single(suite: cst.BaseSuite) -> Optional[cst.CSTNode]:
+    body = suite.body if isinstance(suite, cst.IndentedBlock) else None
+    if body is None or len(body) != 1:
+        return None
+    return body[0]
+
+
+def _filter_shape(ctx: FileContext, loop: cst.For, param: cst.Name):
+    """The seed's loop shape: `for n, p in src: if cond: A.append(p) [else: B.append(p)]`.
+    Returns [(list name, condition, None)] (init statements are filled in later) or None."""
+    if loop.orelse is not None:
+        return None
+    statement = _single(loop.body)
+    if not isinstance(statement, cst.If):
+        return None
+    then = _single(statement.body)
+    target = _appended(then, param.value) if then is not None else None
+    if target is None:
+        return None
+    result = [(target, statement.test, None)]
+    if statement.orelse is not None:
+        if not isinstance(statement.orelse, cst.Else):
+            return None
+        other = _single(statement.orelse.body)
+        other_target = _appended(other, param.value) if other is not None else None
+        if other_target is None or other_target == target:
+            return None
+        result.append((other_target, None, None))
+    return result
+
+
+def _inits_removable(ctx: FileContext, loop: cst.For, filters: list) -> bool:
+    """Each target list is `L = []` once, earlier in the same block, used only by this loop."""
+    block = ctx.parent(loop)
+    if not isinstance(block, (cst.IndentedBlock, cst.Module)):
+        return False
+    body = list(block.body)
+    position = body.index(loop)
+    for i, (target, condition, _) in enumerate(filters):
+        init = None
+        for statement in body[:position]:
+            if (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
+                    and isinstance(statement.body[0], cst.Assign) and len(statement.body[0].targets) == 1
+                    and _is_name(statement.body[0].targets[0].target, target)
+                    and isinstance(statement.body[0].value, cst.List) and not statement.body[0].value.elements):
+                init = statement
+        if init is None:
+            return False
+        name = init.body[0].targets[0].target
+        assignment = _assignment_of(ctx, name)
+        if assignment is None:
+            return False
+        scope = ctx.scope(name)
+        others = [a for a in scope.assignments[target] if a.scope is scope and a is not assignment]
+        if any(not _within(ctx, a.node, loop) for a in others):
+            return False  # rebound elsewhere (`L += [p]` inside the loop is fine)
+        uses = [a.node for a in scope.accesses[target]]
+        if any(not _within(ctx, u, loop) and ctx.start(u).line < ctx.start(loop).line for u in uses):
+            return False  # used between its init and the loop
+        filters[i] = (target, condition, init)
+    return True
+
+
+def _within(ctx: FileContext, node: cst.CSTNode, ancestor: cst.CSTNode) -> bool:
+    return any(parent is ancestor for parent in ctx.ancestors(node))
