@@ -117,7 +117,7 @@ def test_json_format(tree):
     summary = document["summary"]
     assert summary["files_scanned"] == 3
     assert summary["files_changed"] == 1
-    assert summary["conversions"] == {"MSM100": 1}
+    assert summary["conversions"] == {"MSM100": 1, "MSM200": 1}
     assert summary["findings"] == {"MSM102": 1}
 
 
