@@ -20,7 +20,7 @@ class ImportPlanner:
         self._all_scopes: Optional[list] = None
 
     # ---- MindSpore names ------------------------------------------------------------------
-    def ref(self, module: str, name: str) -> cst.BaseExpression:
+    def ref(self, module: str, name: str, preferred: Optional[str] = None) -> cst.BaseExpression:
         """An expression for `module.name` (e.g. mindspore.nn) that is valid everywhere in the
         file: an existing MindSpore import when the file has one, else a new `from` import."""
         dotted = f"{module}.{name}"
@@ -31,7 +31,7 @@ class ImportPlanner:
             return cst.parse_expression(existing)
         key = (module, name)
         if key not in self._added:
-            local = name
+            local = preferred or name
             counter = 0
             while local in self.ctx.names_in_use or local in self._added.values():
                 counter += 1
@@ -79,16 +79,18 @@ class ImportPlanner:
 
     def _add_imports(self) -> None:
         module = self.ctx.module
-        statements: List[cst.BaseStatement] = []
-        for (mod, name), local in sorted(self._added.items()):
-            alias = cst.ImportAlias(
+        by_module: Dict[str, List[cst.ImportAlias]] = {}
+        for (mod, name), local in sorted(self._added.items(), key=lambda kv: (kv[0][0], kv[0][1].lower())):
+            by_module.setdefault(mod, []).append(cst.ImportAlias(
                 name=cst.Name(name),
                 asname=None if local == name else cst.AsName(name=cst.Name(local)),
-            )
+            ))
+        statements: List[cst.BaseStatement] = []
+        for mod, aliases in by_module.items():
+            aliases = [a.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+                       for a in aliases[:-1]] + aliases[-1:]
             statements.append(
-                cst.SimpleStatementLine(
-                    body=[cst.ImportFrom(module=cst.parse_expression(mod), names=[alias])]
-                )
+                cst.SimpleStatementLine(body=[cst.ImportFrom(module=cst.parse_expression(mod), names=aliases)])
             )
         anchor, after = _import_anchor(module)
         if anchor is None:

@@ -139,3 +139,87 @@ def single_assignment(ctx: "FileContext", name: cst.Name) -> Optional[Assignment
 def to_trainable_params(call: cst.Call) -> cst.Call:
     assert isinstance(call.func, cst.Attribute)
     return call.with_changes(func=call.func.with_changes(attr=cst.Name("trainable_params")))
+
+
+def group_dicts(ctx: "FileContext", node: cst.BaseExpression) -> "tuple[list, bool]":
+    """The group dicts (Dict literals or dict(...) calls) an optimizer's params can hold, and
+    whether that list is complete (every element seen: literal lists and appended dicts only)."""
+    found: list = []
+    complete = _collect_groups(ctx, node, found, 0)
+    return found, complete and bool(found)
+
+
+def _collect_groups(ctx: "FileContext", node: cst.BaseExpression, found: list, depth: int) -> bool:
+    if depth > 4:
+        return False
+    if isinstance(node, cst.Dict) or _is_dict_call(node):
+        found.append(node)
+        return True
+    if isinstance(node, (cst.List, cst.Tuple)):
+        ok = True
+        for element in node.elements:
+            if isinstance(element, cst.Element):
+                ok = _collect_groups(ctx, element.value, found, depth + 1) and ok
+            else:
+                ok = False
+        return ok
+    if isinstance(node, cst.Name):
+        assignment = single_assignment(ctx, node)
+        if assignment is None:
+            return False
+        assign = ctx.parent(ctx.parent(assignment.node))
+        if not (isinstance(assign, cst.Assign) and len(assign.targets) == 1):
+            return False
+        ok = _collect_groups(ctx, assign.value, found, depth + 1)
+        for access in assignment.references:
+            parent = ctx.parent(access.node)
+            if isinstance(parent, cst.Attribute) and parent.value is access.node:
+                call = ctx.parent(parent)
+                if parent.attr.value == "append" and isinstance(call, cst.Call) and len(call.args) == 1:
+                    ok = _collect_groups(ctx, call.args[0].value, found, depth + 1) and ok
+                else:
+                    ok = False  # extend, insert, ...: not every group is visible
+            elif not isinstance(parent, (cst.Arg, cst.Element)):
+                ok = False
+        return ok
+    return False
+
+
+def group_keys(group: cst.BaseExpression) -> list:
+    """(key node, key or None for a ** spread, value node) of a group dict; non-literal keys
+    give key ''."""
+    out = []
+    if isinstance(group, cst.Dict):
+        for element in group.elements:
+            if isinstance(element, cst.StarredDictElement):
+                out.append((element, None, None))
+            elif isinstance(element.key, cst.SimpleString) and isinstance(element.key.evaluated_value, str):
+                out.append((element.key, element.key.evaluated_value, element.value))
+            else:
+                out.append((element.key, "", element.value))
+    elif isinstance(group, cst.Call):
+        for arg in group.args:
+            if arg.star == "**":
+                out.append((arg, None, None))
+            elif arg.keyword is not None:
+                out.append((arg.keyword, arg.keyword.value, arg.value))
+            else:
+                out.append((arg, "", arg.value))
+    return out
+
+
+def without_key(group: cst.BaseExpression, key: str) -> cst.BaseExpression:
+    """The group dict (an updated node) without `key`, keeping its layout."""
+    if isinstance(group, cst.Dict):
+        kept = [e for e in group.elements
+                if not (isinstance(e, cst.DictElement) and isinstance(e.key, cst.SimpleString)
+                        and e.key.evaluated_value == key)]
+        if kept and len(kept) < len(group.elements):
+            kept[-1] = kept[-1].with_changes(comma=group.elements[-1].comma)
+        return group.with_changes(elements=kept)
+    if isinstance(group, cst.Call):
+        kept = [a for a in group.args if not (a.keyword is not None and a.keyword.value == key)]
+        if kept and len(kept) < len(group.args):
+            kept[-1] = kept[-1].with_changes(comma=group.args[-1].comma)
+        return group.with_changes(args=kept)
+    return group

@@ -9,7 +9,7 @@ from codemod.rules.base import Rule
 from codemod.rules.engine_checks import ENGINE_CHECKS
 from codemod.rules.optimizers import OptimizerConstructor
 from codemod.rules.leftovers import Leftovers
-from codemod.rules.param_groups import ParamGroupKeys
+from codemod.rules.param_groups import ParamGroups
 from codemod.rules.parameters import ParameterSelection
 
 # Order matters: later rules read what earlier ones left in ctx.shared; Leftovers runs last and
@@ -17,7 +17,7 @@ from codemod.rules.parameters import ParameterSelection
 RULES: Tuple[Rule, ...] = (
     OptimizerConstructor(),
     ParameterSelection(),
-    ParamGroupKeys(),
+    ParamGroups(),
     Leftovers(),
 )
 

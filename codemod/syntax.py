@@ -100,3 +100,17 @@ def subscript(node: cst.BaseExpression, index: int) -> cst.BaseExpression:
 
 def dotted(node: cst.BaseExpression) -> Optional[str]:
     return cst.helpers.get_full_name_for_node(node)
+
+
+class _Fill(cst.CSTTransformer):
+    def __init__(self, values) -> None:
+        super().__init__()
+        self.values = values
+
+    def leave_Name(self, original, updated):
+        return self.values.get(updated.value, updated)
+
+
+def fill(template: str, **values: cst.BaseExpression) -> cst.BaseExpression:
+    """Parse `template` and put the given expressions in place of its UPPER-CASE names."""
+    return cst.parse_expression(template).visit(_Fill(values))

@@ -59,8 +59,6 @@ TORCH_METHODS = {
     "step": "MindSpore optimizers have no step(): " + TRAINING_STEP,
     "state_dict": "MindSpore optimizers have no torch-style state_dict(): save with mindspore.save_checkpoint(optimizer, path)",
     "load_state_dict": "MindSpore optimizers have no torch-style load_state_dict(): use mindspore.load_checkpoint(path) and mindspore.load_param_into_net(optimizer, params)",
-    "param_groups": "MindSpore optimizers have no param_groups: read the learning rate with optimizer.get_lr() and change a fixed one with ops.assign(optimizer.learning_rate, Tensor(v, mstype.float32))",
-    "add_param_group": "MindSpore optimizers take all parameter groups at construction: add the group to the constructor's list",
 }
 
 
@@ -86,13 +84,21 @@ class OptimizerSite:
     torch_class: str
     entry: Dict[str, Any]
     params: Optional[cst.BaseExpression]
+    target: Optional[cst.BaseExpression] = None  # what the optimizer is assigned to
+    kind: str = P.UNKNOWN  # what params holds: tensors, groups or unknown (after folding)
+    groups: List[cst.BaseExpression] = field(default_factory=list)  # group dicts, when all are seen
 
 
 @dataclass
 class _Arg:
     torch_name: str
-    index: int  # position in the original call's args
+    index: Optional[int]  # position in the original call's args; None for a hoisted group key
     value: cst.BaseExpression
+
+    @property
+    def ref(self):
+        """How the plan points at the value: an index into the call's args, or the node."""
+        return self.index if self.index is not None else self.value
 
 
 @dataclass
@@ -104,6 +110,9 @@ class _Plan:
     wrap_group: bool
     args: List[Tuple[str, Any]] = field(default_factory=list)  # (ms name, source)
     keep: List[int] = field(default_factory=list)  # hidden *args/**kwargs kept as they are
+    extra_groups: List[cst.BaseExpression] = field(default_factory=list)  # folded add_param_group
+    groups_literal: bool = False  # params is a list literal of groups
+    params_groups: bool = False  # params holds groups (a list literal or a name)
 
 
 class OptimizerConstructor(Rule):
@@ -123,8 +132,7 @@ class OptimizerConstructor(Rule):
             if entry["target"] is None:
                 self._no_counterpart(ctx, call, cls, entry)
                 continue
-            params = self._convert(ctx, call, cls, entry)
-            sites.append(OptimizerSite(call, cls, entry, params))
+            sites.append(self._convert(ctx, call, cls, entry))
         ctx.shared["optimizers"] = sites
         if sites:
             self._torch_api_uses(ctx, sites)
@@ -140,7 +148,7 @@ class OptimizerConstructor(Rule):
         ctx.handled.add(call.func)
 
     # ---- conversion -----------------------------------------------------------------------
-    def _convert(self, ctx: FileContext, call: cst.Call, cls: str, entry: Dict) -> Optional[cst.BaseExpression]:
+    def _convert(self, ctx: FileContext, call: cst.Call, cls: str, entry: Dict) -> OptimizerSite:
         target = f"nn.{entry['target']}"
         bound, hidden, problems = _bind(call, entry)
         for index, node, message in problems:
@@ -159,8 +167,23 @@ class OptimizerConstructor(Rule):
             wrap_group=False,
             keep=sorted([i for i, _ in hidden] + [i for i, _, _ in problems]),
         )
+        site = OptimizerSite(call, cls, entry, bound["params"].value if "params" in bound else None)
+        parent = ctx.parent(call)
+        if isinstance(parent, cst.Assign) and len(parent.targets) == 1:
+            site.target = parent.targets[0].target
+        if site.params is not None:
+            site.kind = P.classify(ctx, site.params)
+            plan.groups_literal = isinstance(site.params, cst.List) and site.kind == P.GROUPS
+            plan.params_groups = site.kind == P.GROUPS
+            if site.kind == P.GROUPS:
+                site.groups, complete = P.group_dicts(ctx, site.params)
+                if complete:
+                    self._hoist(ctx, site, bound)
+                else:
+                    site.groups = []
+            self._fold_added_groups(ctx, site, plan)
         floats = set(entry.get("floats", []))
-        for torch_name, arg in sorted(bound.items(), key=lambda kv: kv[1].index):
+        for torch_name, arg in sorted(bound.items(), key=lambda kv: (kv[1].index is None, kv[1].index or 0)):
             if torch_name == "params":
                 continue
             mapped = entry["arguments"].get(torch_name)
@@ -168,9 +191,9 @@ class OptimizerConstructor(Rule):
                 self._drop(ctx, call, cls, entry, arg)
             elif isinstance(mapped, list):
                 for i, ms_name in enumerate(mapped):
-                    plan.args.append((ms_name, ("split", arg.index, i, ms_name in floats)))
+                    plan.args.append((ms_name, ("split", arg.ref, i, ms_name in floats)))
             else:
-                plan.args.append((mapped, ("arg", arg.index, mapped in floats)))
+                plan.args.append((mapped, ("arg", arg.ref, mapped in floats)))
         for torch_name, mapped in entry["arguments"].items():
             if torch_name in bound:
                 continue
@@ -187,14 +210,68 @@ class OptimizerConstructor(Rule):
         for ms_name, value in entry.get("extra", {}).items():
             plan.args.append((ms_name, ("value", value)))
         self._exactness(ctx, call, cls, entry, bound)
-        self._weight_decay(ctx, call, cls, entry, bound, plan)
+        self._weight_decay(ctx, call, cls, entry, bound, plan, site)
         nn = ctx.imports.ref("mindspore", "nn")
         func = cst.Attribute(value=nn, attr=cst.Name(entry["target"]))
         ctx.edits.replace(call, lambda updated: _render(updated, func, plan))
         ctx.consume(call.func)
         ctx.handled.add(call.func)
         ctx.convert(self.code)
-        return call.args[plan.params_index].value if plan.params_index is not None else None
+        return site
+
+    # ---- parameter groups -------------------------------------------------------------------
+    def _hoist(self, ctx: FileContext, site: OptimizerSite, bound: Dict[str, "_Arg"]) -> None:
+        """A key MindSpore groups reject, set to the same value in every group, becomes a
+        constructor argument (groups override the constructor in torch, so it wins there too)."""
+        per_group = [{key: (node, value) for node, key, value in P.group_keys(g)} for g in site.groups]
+        if any(None in keys or "" in keys for keys in per_group):
+            return
+        known = set(site.entry["arguments"]) | set(site.entry["unsupported"])
+        for key in sorted(set(per_group[0]) - set(GROUP_KEYS)):
+            if key not in known or not all(key in keys for keys in per_group):
+                continue
+            values = [keys[key][1] for keys in per_group]
+            if not all(_same_expression(ctx, values[0], v) for v in values[1:]):
+                continue
+            bound[key] = _Arg(key, None, values[0])
+            for group in site.groups:
+                ctx.edits.replace(group, lambda g, k=key: P.without_key(g, k))
+            hoisted = ctx.shared.setdefault("hoisted_keys", set())
+            hoisted.update(keys[key][0] for keys in per_group)
+
+    def _fold_added_groups(self, ctx: FileContext, site: OptimizerSite, plan: _Plan) -> None:
+        """`opt.add_param_group(g)` right after the construction (same block, no other use of
+        `opt` in between) joins the constructor's group list."""
+        target = site.target
+        statement = ctx.statement_of(site.call)
+        block = ctx.parent(statement)
+        if not isinstance(target, cst.Name) or not isinstance(block, (cst.Module, cst.IndentedBlock)):
+            return
+        body = list(block.body)
+        uses = sorted(_uses_of(ctx, target), key=lambda n: (ctx.start(n).line, ctx.start(n).column))
+        position = body.index(statement)
+        folded = []
+        for use in uses:
+            following = body[position + 1] if position + 1 < len(body) else None
+            call = _added_group(ctx, use)
+            if call is None or following is None or ctx.statement_of(call) is not following:
+                break
+            folded.append((following, call))
+            position += 1
+        if not folded:
+            return
+        for following, call in folded:
+            plan.extra_groups.append(call.args[0].value)
+            ctx.edits.remove(following)
+            ctx.handled.add(call.func)
+            ctx.shared.setdefault("folded", set()).add(call.func)
+        if site.kind == P.UNKNOWN:
+            ctx.report(
+                GROUPS_UNKNOWN, site.params,
+                f"add_param_group groups were folded into the constructor assuming {ctx.code(site.params)} "
+                f"holds plain parameters (it became the first group); if it holds groups, list them instead",
+            )
+        site.kind = P.GROUPS
 
     def _drop(self, ctx: FileContext, call: cst.Call, cls: str, entry: Dict, arg: _Arg) -> None:
         value = syntax.literal_value(arg.value)
@@ -232,8 +309,8 @@ class OptimizerConstructor(Rule):
                     f"{torch_name}={ctx.code(bound[torch_name].value)}: {why}{hint}", url=entry["url"],
                 )
 
-    def _weight_decay(self, ctx: FileContext, call: cst.Call, cls: str, entry: Dict, bound: Dict[str, _Arg], plan: _Plan) -> None:
-        if "weight_decay" not in entry["arguments"] or plan.params_index is None:
+    def _weight_decay(self, ctx: FileContext, call: cst.Call, cls: str, entry: Dict, bound: Dict[str, _Arg], plan: _Plan, site: OptimizerSite) -> None:
+        if "weight_decay" not in entry["arguments"] or plan.params_index is None or plan.extra_groups:
             return
         if "weight_decay" in bound:
             value = syntax.literal_value(bound["weight_decay"].value)
@@ -242,7 +319,7 @@ class OptimizerConstructor(Rule):
         if value is not syntax._MISSING and syntax.same_value(value, 0):
             return
         params_value = call.args[plan.params_index].value
-        kind = P.classify(ctx, params_value)
+        kind = site.kind
         if kind == P.TENSORS:
             plan.wrap_group = True
             ctx.edits.comment(ctx.statement_of(call), ONE_GROUP_NOTE)
@@ -279,6 +356,27 @@ class OptimizerConstructor(Rule):
                     ctx.report(TORCH_API, call, f"{ctx.code(call)}: no MindSpore counterpart: {TRAINING_STEP}")
 
 
+GROUP_KEYS = ("params", "lr", "weight_decay", "grad_centralization", "order_params")
+
+
+def _same_expression(ctx: FileContext, a: cst.BaseExpression, b: cst.BaseExpression) -> bool:
+    left, right = syntax.literal_value(a), syntax.literal_value(b)
+    if left is not syntax._MISSING or right is not syntax._MISSING:
+        return left is not syntax._MISSING and right is not syntax._MISSING and syntax.same_value(left, right)
+    return isinstance(a, (cst.Name, cst.Attribute)) and a.deep_equals(b)
+
+
+def _added_group(ctx: FileContext, use: cst.CSTNode) -> Optional[cst.Call]:
+    attribute = ctx.parent(use)
+    if isinstance(attribute, cst.Attribute) and attribute.value is use and attribute.attr.value == "add_param_group":
+        call = ctx.parent(attribute)
+        if isinstance(call, cst.Call) and len(call.args) == 1 and not call.args[0].keyword and not call.args[0].star:
+            expr = ctx.parent(call)
+            if isinstance(expr, cst.Expr):
+                return call
+    return None
+
+
 def _uses_of(ctx: FileContext, target: cst.BaseExpression):
     if isinstance(target, cst.Name):
         scope = ctx.scope(target)
@@ -290,10 +388,14 @@ def _uses_of(ctx: FileContext, target: cst.BaseExpression):
                     yield access.node
     elif isinstance(target, cst.Attribute):
         # `self.optimizer = ...`: attribute targets have no scope entry; match the same chain.
-        for call in ctx.calls:
-            func = call.func
-            if isinstance(func, cst.Attribute) and func.value.deep_equals(target):
-                yield func.value
+        text = ctx.code(target)
+        for reference in ctx.references:
+            node = reference
+            while isinstance(node, cst.Attribute):
+                if node.value is not target and ctx.code(node.value) == text:
+                    yield node.value
+                    break
+                node = node.value
 
 
 def _rename_hint(entry: Dict) -> str:
@@ -342,27 +444,32 @@ def _render(call: cst.Call, func: cst.BaseExpression, plan: _Plan) -> cst.Call:
     if plan.params_index is not None:
         params_arg = original[plan.params_index]
         value = params_arg.value
-        if plan.wrap_group:
+        if plan.extra_groups:
+            value = _with_groups(value, plan)
+        elif plan.wrap_group:
             value = _one_group(value)
         out.append((params_arg.with_changes(value=value), plan.params_index))
     for ms_name, source in plan.args:
         kind = source[0]
         if kind == "arg":
-            _, index, is_float = source
-            value = original[index].value
+            _, ref, is_float = source
+            index = ref if isinstance(ref, int) else None
+            value = original[index].value if index is not None else ref
             if is_float:
                 value = syntax.as_float_tuple(value) if ms_name in _PAIR_ARGUMENTS else syntax.as_float(value)
-            out.append((_keyword(original[index], ms_name, value), index))
+            template = original[index] if index is not None else None
+            out.append((_keyword(template, ms_name, value), index))
         elif kind == "split":
-            _, index, position, is_float = source
-            pair = original[index].value
+            _, ref, position, is_float = source
+            index = ref if isinstance(ref, int) else None
+            pair = original[index].value if index is not None else ref
             if isinstance(pair, (cst.Tuple, cst.List)) and len(pair.elements) == 2:
                 value = pair.elements[position].value
             else:
                 value = syntax.subscript(pair, position)
             if is_float:
                 value = syntax.as_float(value)
-            if position == 0:
+            if position == 0 and index is not None:
                 out.append((_keyword(original[index], ms_name, value), index))
             else:
                 out.append((_keyword(None, ms_name, value), None))
@@ -373,6 +480,23 @@ def _render(call: cst.Call, func: cst.BaseExpression, plan: _Plan) -> cst.Call:
 
 
 _PAIR_ARGUMENTS = {"etas", "step_sizes"}
+
+
+def _with_groups(value: cst.BaseExpression, plan: _Plan) -> cst.BaseExpression:
+    """The constructor's params with folded add_param_group groups appended."""
+    comma = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+    if plan.groups_literal and isinstance(value, cst.List):
+        head = list(value.elements)
+    elif plan.params_groups:
+        head = [cst.StarredElement(value=value)]
+    else:
+        head = [cst.Element(value=_one_group(value).elements[0].value)]
+    if head:
+        head[-1] = head[-1].with_changes(comma=comma)
+    extra = [cst.Element(value=g, comma=comma) for g in plan.extra_groups]
+    extra[-1] = extra[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+    base = value if isinstance(value, cst.List) and plan.groups_literal else cst.List(elements=[])
+    return base.with_changes(elements=[*head, *extra])
 
 
 def _one_group(value: cst.BaseExpression) -> cst.BaseExpression:

@@ -1,32 +1,46 @@
-"""MSM300 param-group-keys: parameter-group keys MindSpore nn optimizers reject are flagged.
+"""MSM300 param-groups: parameter groups and `param_groups` on converted optimizers.
 
 mindspore.nn optimizers accept only the group keys params, lr, weight_decay,
 grad_centralization and order_params; any other key raises KeyError when the optimizer is
-built (mindspore-facts.md section 3).
+built (mindspore-facts.md section 3). They have no `param_groups` and no `add_param_group`.
 
 Before::
 
-    groups = [{'params': conv_params, 'lr': 0.01},
-              {'params': other_params, 'nesterov': True}]
-    optimizer = optim.SGD(groups, lr=0.01)
+    groups = [{'params': a, 'momentum': 0.9}, {'params': b, 'momentum': 0.9, 'nesterov': True}]
+    optimizer = optim.SGD(groups, lr=0.1)
+    optimizer.add_param_group({'params': c, 'weight_decay': 0.0})
+    for g in optimizer.param_groups:
+        g['lr'] = lr
+    print(optimizer.param_groups[0]['lr'])
 
-After: the optimizer is converted by MSM100; the 'nesterov' key is kept and flagged (MSM301,
-severity error, at the key). A `**spread` inside a group dict is flagged too (MSM302).
+After::
+
+    groups = [{'params': a}, {'params': b, 'nesterov': True}]   # MSM301 at 'nesterov'
+    optimizer = nn.SGD([*groups, {'params': c, 'weight_decay': 0.0}], learning_rate=0.1, momentum=0.9)
+    ops.assign(optimizer.learning_rate, Tensor(lr, mstype.float32))
+    print(float(optimizer.get_lr()))
+
+A key set to the same value in every group is hoisted to the constructor by MSM100 (exact:
+groups override the constructor in torch). Reads of the lr become get_lr() and writes become
+ops.assign on the optimizer's one learning_rate, when the optimizer has one fixed lr; any other
+use of param_groups is flagged (MSM303), as is an add_param_group that could not be folded
+(MSM304) and a **spread in a group (MSM302).
 """
 
 from __future__ import annotations
 
-from typing import Iterator, List
+from typing import Iterator, List, Optional
 
 import libcst as cst
 
 from codemod import params as P
+from codemod import syntax
 from codemod.context import FileContext
 from codemod.findings import ERROR, WARNING, Check
 from codemod.rules.base import Rule
+from codemod.rules.optimizers import GROUP_KEYS, OptimizerSite, _uses_of
 
 GROUPS_URL = "https://www.mindspore.cn/docs/en/r2.10.0/api_python/nn/mindspore.nn.Optimizer.html"
-ALLOWED = ("params", "lr", "weight_decay", "grad_centralization", "order_params")
 
 UNSUPPORTED_KEY = Check(
     "MSM301", "group-key-unsupported",
@@ -36,78 +50,193 @@ SPREAD = Check(
     "MSM302", "group-keys-hidden",
     "A **spread in a parameter group hides its keys from the check.", WARNING, GROUPS_URL,
 )
+PARAM_GROUPS = Check(
+    "MSM303", "param-groups-access",
+    "optimizer.param_groups has no MindSpore counterpart here.", ERROR, GROUPS_URL,
+)
+ADD_GROUP = Check(
+    "MSM304", "add-param-group",
+    "optimizer.add_param_group could not be folded into the constructor.", ERROR, GROUPS_URL,
+)
+
+ASSIGN_LR = "OPS.assign(OPT.learning_rate, TENSOR(VALUE, MSTYPE.float32))"
 
 
-class ParamGroupKeys(Rule):
+class ParamGroups(Rule):
     code = "MSM300"
-    name = "param-group-keys"
-    summary = "Flags parameter-group keys that MindSpore nn optimizers reject."
+    name = "param-groups"
+    summary = "Checks group keys, folds add_param_group, converts param_groups lr reads and writes."
     url = GROUPS_URL
-    checks = (UNSUPPORTED_KEY, SPREAD)
+    checks = (UNSUPPORTED_KEY, SPREAD, PARAM_GROUPS, ADD_GROUP)
 
     def run(self, ctx: FileContext) -> None:
+        hoisted = ctx.shared.get("hoisted_keys", set())
         for site in ctx.shared.get("optimizers", []):
-            if site.params is None:
-                continue
-            for group in _group_dicts(ctx, site.params):
-                self._check(ctx, group, site)
+            if site.params is not None:
+                groups, _ = P.group_dicts(ctx, site.params)
+                for group in groups:
+                    self._check_keys(ctx, group, site, hoisted)
+            if site.target is not None:
+                self._uses(ctx, site)
 
-    def _check(self, ctx: FileContext, group: cst.BaseExpression, site) -> None:
+    # ---- keys -------------------------------------------------------------------------------
+    def _check_keys(self, ctx: FileContext, group, site: OptimizerSite, hoisted) -> None:
         target = f"nn.{site.entry['target']}"
         alternative = site.entry.get("alternative")
-        for key_node, key in _keys(group):
+        for key_node, key, _ in P.group_keys(group):
             if key is None:
                 ctx.report(
                     SPREAD, key_node,
                     f"{ctx.code(key_node)} in a parameter group of {target}: its keys cannot be seen; "
-                    f"MindSpore accepts only {', '.join(ALLOWED)}",
+                    f"MindSpore accepts only {', '.join(GROUP_KEYS)}",
                 )
-            elif key not in ALLOWED:
+            elif key and key not in GROUP_KEYS and key_node not in hoisted:
                 hint = f", or use {alternative}, which accepts torch-style group keys" if alternative else ""
                 ctx.report(
                     UNSUPPORTED_KEY, key_node,
-                    f"group key {key!r} is rejected by {target} (KeyError at construction): move it to "
-                    f"the constructor if every group shares the same value{hint}",
+                    f"group key {key!r} is rejected by {target} (KeyError at construction): set it "
+                    f"on the constructor if every group can share one value{hint}",
                 )
 
+    # ---- uses of the optimizer --------------------------------------------------------------
+    def _uses(self, ctx: FileContext, site: OptimizerSite) -> None:
+        folded = ctx.shared.get("folded", set())
+        fixed_lr = _one_fixed_lr(site)
+        group_count = _group_count(site)
+        for use in _uses_of(ctx, site.target):
+            attribute = ctx.parent(use)
+            if not (isinstance(attribute, cst.Attribute) and attribute.value is use):
+                continue
+            name = attribute.attr.value
+            if name == "add_param_group" and attribute not in folded:
+                ctx.report(
+                    ADD_GROUP, attribute,
+                    "MindSpore optimizers take every parameter group at construction: add this group "
+                    "to the constructor's list (it could not be folded automatically: the call is not "
+                    "right after the construction)",
+                )
+            elif name == "param_groups":
+                self._param_groups(ctx, site, use, attribute, fixed_lr, group_count)
 
-def _group_dicts(ctx: FileContext, node: cst.BaseExpression, depth: int = 0) -> Iterator[cst.BaseExpression]:
-    if depth > 4:
-        return
-    if isinstance(node, cst.Dict) or P._is_dict_call(node):
-        yield node
-    elif isinstance(node, (cst.List, cst.Tuple)):
-        for element in node.elements:
-            if isinstance(element, cst.Element):
-                yield from _group_dicts(ctx, element.value, depth + 1)
-    elif isinstance(node, cst.Name):
-        assignment = P.single_assignment(ctx, node)
-        if assignment is None:
+    def _param_groups(self, ctx, site, use, attribute, fixed_lr: bool, group_count: Optional[int]) -> None:
+        outer = ctx.parent(attribute)
+        # for g in opt.param_groups: g['lr'] = v
+        if isinstance(outer, cst.For) and outer.iter is attribute:
+            value = _loop_lr_write(outer)
+            if value is not None and fixed_lr:
+                self._assign(ctx, outer, use, value)
+                return
+            why = "it does more than set 'lr'" if value is None else "its groups have their own lr"
+            ctx.report(PARAM_GROUPS, attribute, f"{ctx.code(attribute)} loop cannot be converted ({why}): "
+                       f"{_advice()}")
             return
-        assign = ctx.parent(ctx.parent(assignment.node))
-        if isinstance(assign, cst.Assign) and len(assign.targets) == 1:
-            yield from _group_dicts(ctx, assign.value, depth + 1)
-        for access in assignment.references:
-            parent = ctx.parent(access.node)
-            if isinstance(parent, cst.Attribute) and parent.attr.value == "append":
-                call = ctx.parent(parent)
-                if isinstance(call, cst.Call) and call.args:
-                    yield from _group_dicts(ctx, call.args[0].value, depth + 1)
+        item = _lr_item(ctx, attribute)
+        if item is not None:
+            parent = ctx.parent(item)
+            if isinstance(parent, cst.AssignTarget):
+                assign = ctx.parent(parent)
+                statement = ctx.parent(assign)
+                single = (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
+                          and len(assign.targets) == 1)
+                if fixed_lr and group_count == 1 and single:
+                    self._assign(ctx, statement, use, assign.value)
+                    return
+                ctx.report(PARAM_GROUPS, item, f"{ctx.code(item)} = ... cannot be converted (one group of "
+                           f"several, or groups with their own lr): {_advice()}")
+                return
+            if isinstance(parent, cst.AugAssign) and parent.target is item:
+                ctx.report(PARAM_GROUPS, item, f"{ctx.code(item)} cannot be converted: {_advice()}")
+                return
+            if fixed_lr:
+                ctx.edits.replace(item, lambda _old, u=use: syntax.fill("float(OPT.get_lr())", OPT=u))
+                ctx.convert(self.code)
+                return
+            ctx.report(PARAM_GROUPS, item, f"{ctx.code(item)}: MindSpore optimizers have no param_groups; "
+                       "optimizer.get_lr() returns one lr per parameter when groups have their own lr "
+                       "(get_lr_parameter(p) gives one parameter's)")
+            return
+        ctx.report(PARAM_GROUPS, attribute, f"{ctx.code(attribute)}: MindSpore optimizers have no "
+                   f"param_groups: {_advice()}")
+
+    def _assign(self, ctx: FileContext, statement: cst.CSTNode, use: cst.CSTNode, value: cst.BaseExpression) -> None:
+        refs = dict(
+            OPS=ctx.imports.ref("mindspore", "ops"),
+            TENSOR=ctx.imports.ref("mindspore", "Tensor"),
+            MSTYPE=ctx.imports.ref("mindspore", "dtype", preferred="mstype"),
+        )
+
+        def rebuild(updated, value=value, use=use):
+            call = syntax.fill(ASSIGN_LR, OPT=use, VALUE=value, **refs)
+            line = cst.SimpleStatementLine(body=[cst.Expr(value=call)])
+            return line.with_changes(leading_lines=getattr(updated, "leading_lines", ()))
+
+        ctx.edits.replace(statement, rebuild)
+        ctx.convert(self.code)
 
 
-def _keys(group: cst.BaseExpression) -> List:
-    """(node, key) pairs; key None for a ** spread. Non-literal keys are skipped."""
-    out = []
-    if isinstance(group, cst.Dict):
-        for element in group.elements:
-            if isinstance(element, cst.StarredDictElement):
-                out.append((element, None))
-            elif isinstance(element.key, cst.SimpleString):
-                out.append((element.key, element.key.evaluated_value))
-    elif isinstance(group, cst.Call):
-        for arg in group.args:
-            if arg.star == "**":
-                out.append((arg, None))
-            elif arg.keyword is not None:
-                out.append((arg.keyword, arg.keyword.value))
-    return out
+def _advice() -> str:
+    return ("read the lr with optimizer.get_lr(), change a single fixed lr with "
+            "ops.assign(optimizer.learning_rate, Tensor(v, mstype.float32)), or give MindSpore the "
+            "whole schedule as a per-step learning_rate list")
+
+
+def _one_fixed_lr(site: OptimizerSite) -> bool:
+    """The optimizer has one lr Parameter: no group sets its own 'lr'."""
+    if site.kind == P.TENSORS:
+        return True
+    if site.kind == P.GROUPS and site.groups:
+        return all(key != "lr" for group in site.groups for _, key, _ in P.group_keys(group)) and all(
+            key is not None for group in site.groups for _, key, _ in P.group_keys(group)
+        )
+    return False
+
+
+def _group_count(site: OptimizerSite) -> Optional[int]:
+    if site.kind == P.TENSORS:
+        return 1
+    if site.kind == P.GROUPS and site.groups:
+        return len(site.groups)
+    return None
+
+
+def _lr_item(ctx: FileContext, attribute: cst.Attribute) -> Optional[cst.Subscript]:
+    """`opt.param_groups[i]['lr']`: the outer subscript."""
+    index = ctx.parent(attribute)
+    if not (isinstance(index, cst.Subscript) and index.value is attribute):
+        return None
+    item = ctx.parent(index)
+    if isinstance(item, cst.Subscript) and item.value is index and len(item.slice) == 1:
+        key = item.slice[0].slice
+        if isinstance(key, cst.Index) and isinstance(key.value, cst.SimpleString) and key.value.evaluated_value == "lr":
+            return item
+    return None
+
+
+def _loop_lr_write(loop: cst.For) -> Optional[cst.BaseExpression]:
+    """The value of `g['lr'] = value`, the loop's only statement, not depending on g."""
+    if not isinstance(loop.target, cst.Name) or loop.orelse is not None:
+        return None
+    body = loop.body.body if isinstance(loop.body, cst.IndentedBlock) else loop.body.body
+    if len(body) != 1 or not isinstance(body[0], cst.SimpleStatementLine) or len(body[0].body) != 1:
+        return None
+    assign = body[0].body[0]
+    if not (isinstance(assign, cst.Assign) and len(assign.targets) == 1):
+        return None
+    target = assign.targets[0].target
+    if not (isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name)
+            and target.value.value == loop.target.value and len(target.slice) == 1):
+        return None
+    key = target.slice[0].slice
+    if not (isinstance(key, cst.Index) and isinstance(key.value, cst.SimpleString) and key.value.evaluated_value == "lr"):
+        return None
+    if any(isinstance(n, cst.Name) and n.value == loop.target.value for n in _walk(assign.value)):
+        return None
+    return assign.value
+
+
+def _walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(current.children)

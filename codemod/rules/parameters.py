@@ -42,6 +42,7 @@ import libcst as cst
 from libcst.metadata import Assignment
 
 from codemod import params as P
+from codemod import syntax
 from codemod.context import FileContext
 from codemod.findings import MIGRATION_GUIDE, WARNING, Check
 from codemod.rules.base import Rule
@@ -260,8 +261,7 @@ class ParameterSelection(Rule):
                 conditions.append(_negate(test))
             statements = []
             for target, condition in zip(targets, conditions):
-                expr = cst.parse_expression(f"list(filter(lambda {var}: _COND, _SRC))")
-                expr = expr.visit(_Fill({"_COND": condition, "_SRC": updated.iter}))
+                expr = syntax.fill(f"list(filter(lambda {var}: COND, SRC))", COND=condition, SRC=updated.iter)
                 statements.append(cst.SimpleStatementLine(
                     body=[cst.Assign(targets=[cst.AssignTarget(target=cst.Name(target))], value=expr)]
                 ))
@@ -328,15 +328,6 @@ def translate_name(value: str) -> Optional[str]:
     if match:
         return f"{match.group(1)}.embedding_table"
     return None
-
-
-class _Fill(cst.CSTTransformer):
-    def __init__(self, values: Dict[str, cst.BaseExpression]) -> None:
-        super().__init__()
-        self.values = values
-
-    def leave_Name(self, original, updated):
-        return self.values.get(updated.value, updated)
 
 
 def _carry_leading(old: cst.CSTNode, new: List[cst.BaseStatement]) -> cst.CSTNode:
