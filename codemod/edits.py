@@ -17,6 +17,13 @@ import libcst as cst
 Replacement = Union[cst.CSTNode, Callable[[cst.CSTNode], cst.CSTNode]]
 
 
+class Moved:
+    """A placeholder, in an insertion list, for a statement moved there from above."""
+
+    def __init__(self, node: cst.CSTNode) -> None:
+        self.node = node
+
+
 class Edits:
     def __init__(self) -> None:
         self.replacements: Dict[cst.CSTNode, List[Replacement]] = defaultdict(list)
@@ -24,6 +31,7 @@ class Edits:
         self.before: Dict[cst.CSTNode, List[cst.BaseStatement]] = defaultdict(list)
         self.after: Dict[cst.CSTNode, List[cst.BaseStatement]] = defaultdict(list)
         self.comments: Dict[cst.CSTNode, List[str]] = defaultdict(list)
+        self.moved: Set[cst.CSTNode] = set()
 
     def replace(self, original: cst.CSTNode, new: Replacement) -> None:
         self.replacements[original].append(new)
@@ -37,13 +45,19 @@ class Edits:
     def insert_after(self, statement: cst.CSTNode, *new: cst.BaseStatement) -> None:
         self.after[statement].extend(new)
 
+    def move_after(self, statement: cst.CSTNode, anchor: cst.CSTNode, *before: cst.BaseStatement) -> None:
+        """Move `statement` (with its own edits) down to just after `anchor`, behind `before`.
+        Both must sit in the same block, `statement` first."""
+        self.moved.add(statement)
+        self.after[anchor].extend([*before, Moved(statement)])  # type: ignore[list-item]
+
     def comment(self, statement: cst.CSTNode, text: str) -> None:
         """Add `# text` on its own line above `statement` (once, even across runs)."""
         if text not in self.comments[statement]:
             self.comments[statement].append(text)
 
     def __bool__(self) -> bool:
-        return bool(self.replacements or self.removed or self.before or self.after or self.comments)
+        return bool(self.replacements or self.removed or self.before or self.after or self.comments or self.moved)
 
 
 def apply_edits(module: cst.Module, edits: Edits) -> cst.Module:
@@ -59,6 +73,7 @@ class _Applier(cst.CSTTransformer):
     def __init__(self, edits: Edits) -> None:
         super().__init__()
         self.edits = edits
+        self.captured: Dict[cst.CSTNode, cst.CSTNode] = {}
 
     def on_leave(self, original_node, updated_node):  # type: ignore[override]
         edits = self.edits
@@ -69,7 +84,12 @@ class _Applier(cst.CSTTransformer):
         if isinstance(updated_node, cst.IndentedBlock) and not updated_node.body:
             updated_node = updated_node.with_changes(body=[_PASS])
         before = edits.before.get(original_node, [])
-        after = edits.after.get(original_node, [])
+        after = [self.captured.pop(a.node) if isinstance(a, Moved) else a
+                 for a in edits.after.get(original_node, [])]
+        if original_node in edits.moved:
+            kept = [line for line in updated_node.leading_lines if line.comment is not None]
+            self.captured[original_node] = updated_node.with_changes(leading_lines=kept)
+            return cst.FlattenSentinel([*before, *after]) if (before or after) else cst.RemovalSentinel.REMOVE
         if original_node in edits.removed:
             kept = [*before, *after]
             return cst.FlattenSentinel(kept) if kept else cst.RemovalSentinel.REMOVE
@@ -78,12 +98,21 @@ class _Applier(cst.CSTTransformer):
         return updated_node
 
 
+def _comment_key(comment: str) -> str:
+    """Annotations are kept once per finding code and statement, whatever their wording (a
+    later run may word the same finding differently); other comments by their full text."""
+    words = comment.split()
+    if len(words) >= 3 and words[1] == "ms-migrate:" and words[2].startswith("MSM"):
+        return " ".join(words[:3])
+    return comment
+
+
 def _with_comments(node: cst.CSTNode, texts: List[str]) -> cst.CSTNode:
     leading = list(getattr(node, "leading_lines", ()))
-    present = {line.comment.value for line in leading if line.comment is not None}
+    present = {_comment_key(line.comment.value) for line in leading if line.comment is not None}
     for text in texts:
         comment = "# " + text
-        if comment not in present:
+        if _comment_key(comment) not in present:
             leading.append(cst.EmptyLine(indent=True, comment=cst.Comment(comment)))
-            present.add(comment)
+            present.add(_comment_key(comment))
     return node.with_changes(leading_lines=leading)

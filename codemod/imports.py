@@ -17,6 +17,8 @@ class ImportPlanner:
         self.ctx = ctx
         self._added: Dict[Tuple[str, str], str] = {}  # (module, name) -> local name
         self._existing_cache: Dict[str, Optional[str]] = {}
+        self._modules: List[str] = []  # plain `import X` to add
+        self._fresh: List[str] = []  # names handed out for new variables
         self._all_scopes: Optional[list] = None
 
     # ---- MindSpore names ------------------------------------------------------------------
@@ -38,6 +40,29 @@ class ImportPlanner:
                 local = f"ms_{name}" if counter == 1 else f"ms_{name}{counter}"
             self._added[key] = local
         return cst.Name(self._added[key])
+
+    def module(self, name: str) -> cst.BaseExpression:
+        """An expression for a top-level module (e.g. math), adding `import name` if needed."""
+        if name not in self._existing_cache:
+            self._existing_cache[name] = self._existing(name)
+        existing = self._existing_cache[name]
+        if existing is not None:
+            return cst.parse_expression(existing)
+        if name in self.ctx.names_in_use:
+            raise ValueError(f"the name {name!r} is taken in this file; cannot import module {name}")
+        if name not in self._modules:
+            self._modules.append(name)
+        return cst.Name(name)
+
+    def fresh_name(self, base: str) -> str:
+        """A new variable name that is used nowhere in the file."""
+        taken = set(self.ctx.names_in_use) | set(self._fresh) | set(self._added.values())
+        name, counter = base, 1
+        while name in taken:
+            counter += 1
+            name = f"{base}_{counter}"
+        self._fresh.append(name)
+        return name
 
     def _existing(self, dotted: str) -> Optional[str]:
         """Find a global import binding `dotted` or one of its parents, never rebound anywhere."""
@@ -74,7 +99,7 @@ class ImportPlanner:
     # ---- final edits ----------------------------------------------------------------------
     def finalize(self) -> None:
         self._remove_unused_torch_imports()
-        if self._added:
+        if self._added or self._modules:
             self._add_imports()
 
     def _add_imports(self) -> None:
@@ -85,7 +110,10 @@ class ImportPlanner:
                 name=cst.Name(name),
                 asname=None if local == name else cst.AsName(name=cst.Name(local)),
             ))
-        statements: List[cst.BaseStatement] = []
+        statements: List[cst.BaseStatement] = [
+            cst.SimpleStatementLine(body=[cst.Import(names=[cst.ImportAlias(name=cst.Name(m))])])
+            for m in sorted(self._modules)
+        ]
         for mod, aliases in by_module.items():
             aliases = [a.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
                        for a in aliases[:-1]] + aliases[-1:]

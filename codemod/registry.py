@@ -11,12 +11,14 @@ from codemod.rules.optimizers import OptimizerConstructor
 from codemod.rules.leftovers import Leftovers
 from codemod.rules.param_groups import ParamGroups
 from codemod.rules.parameters import ParameterSelection
+from codemod.rules.schedulers import Schedulers
 
 # Order matters: later rules read what earlier ones left in ctx.shared; Leftovers runs last and
 # reports every torch.optim reference nobody migrated.
 RULES: Tuple[Rule, ...] = (
     OptimizerConstructor(),
     ParameterSelection(),
+    Schedulers(),
     ParamGroups(),
     Leftovers(),
 )

@@ -152,7 +152,7 @@ def rules_table(console: Console, as_json: bool, out: Optional[TextIO] = None) -
     from codemod.rules.engine_checks import ENGINE_CHECKS
 
     rows = [("MSM000", "engine", "Parsing, reading and internal errors.", "", ENGINE_CHECKS)]
-    rows += [(r.code, r.name, r.summary, r.url, r.checks) for r in RULES]
+    rows += sorted((r.code, r.name, r.summary, r.url, r.checks) for r in RULES)
     if as_json:
         data = [
             {"code": code, "name": name, "summary": summary, "url": url,

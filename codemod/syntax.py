@@ -102,15 +102,81 @@ def dotted(node: cst.BaseExpression) -> Optional[str]:
     return cst.helpers.get_full_name_for_node(node)
 
 
+_ATOMIC = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer, cst.Float, cst.SimpleString,
+           cst.List, cst.Tuple, cst.Dict, cst.ListComp)
+
+
+def parenthesized(node: cst.BaseExpression) -> cst.BaseExpression:
+    """`node` safe to put inside any larger expression."""
+    if isinstance(node, _ATOMIC) or getattr(node, "lpar", None):
+        return node
+    return node.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+
+
 class _Fill(cst.CSTTransformer):
+    """Replace Names in load position (not attribute names, not keywords) by expressions."""
+
     def __init__(self, values) -> None:
         super().__init__()
         self.values = values
+        self.wrapped = set()  # parentheses this fill added, dropped where a value stands alone
 
     def leave_Name(self, original, updated):
-        return self.values.get(updated.value, updated)
+        value = self.values.get(updated.value)
+        if value is None:
+            return updated
+        safe = parenthesized(value)
+        if safe is not value:
+            self.wrapped.add(safe)
+        return safe
+
+    def _bare(self, node):
+        return node.with_changes(lpar=[], rpar=[]) if node in self.wrapped else node
+
+    def leave_Attribute(self, original, updated):
+        return updated.with_changes(attr=original.attr)
+
+    def leave_Arg(self, original, updated):
+        return updated.with_changes(keyword=original.keyword, value=self._bare(updated.value))
+
+    def leave_Element(self, original, updated):
+        return updated.with_changes(value=self._bare(updated.value))
+
+    def leave_BinaryOperation(self, original, updated):
+        """Drop the parentheses around a filled-in operand that binds tighter than the operator
+        (`5 * n + 1`, not `(5 * n) + 1`)."""
+        mine = _PRECEDENCE.get(type(updated.operator), 0)
+        left, right = updated.left, updated.right
+        if left in self.wrapped and (_binds(left) > mine or (_binds(left) == mine and mine != 7)):
+            left = left.with_changes(lpar=[], rpar=[])
+        if right in self.wrapped and (_binds(right) > mine or _binds(right) == mine == 7):
+            right = right.with_changes(lpar=[], rpar=[])
+        return updated.with_changes(left=left, right=right)
+
+    def leave_Param(self, original, updated):
+        return updated.with_changes(name=original.name)
+
+
+_PRECEDENCE = {
+    cst.Power: 7, cst.Multiply: 6, cst.Divide: 6, cst.FloorDivide: 6, cst.Modulo: 6, cst.MatrixMultiply: 6,
+    cst.Add: 5, cst.Subtract: 5, cst.LeftShift: 4, cst.RightShift: 4, cst.BitAnd: 3, cst.BitXor: 2, cst.BitOr: 1,
+}
+
+
+def _binds(node: cst.BaseExpression) -> int:
+    """How tightly an expression binds: operands of higher numbers need no parentheses."""
+    if isinstance(node, cst.BinaryOperation):
+        return _PRECEDENCE.get(type(node.operator), 0)
+    if isinstance(node, _ATOMIC):
+        return 9
+    return 0  # unary, comparison, boolean, conditional, lambda: keep the parentheses
 
 
 def fill(template: str, **values: cst.BaseExpression) -> cst.BaseExpression:
     """Parse `template` and put the given expressions in place of its UPPER-CASE names."""
     return cst.parse_expression(template).visit(_Fill(values))
+
+
+def fill_names(node: cst.BaseExpression, values) -> cst.BaseExpression:
+    """`node` with the named variables replaced by expressions (parenthesized as needed)."""
+    return node.visit(_Fill(values))

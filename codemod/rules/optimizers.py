@@ -87,6 +87,9 @@ class OptimizerSite:
     target: Optional[cst.BaseExpression] = None  # what the optimizer is assigned to
     kind: str = P.UNKNOWN  # what params holds: tensors, groups or unknown (after folding)
     groups: List[cst.BaseExpression] = field(default_factory=list)  # group dicts, when all are seen
+    lr: Optional[cst.BaseExpression] = None  # the torch lr argument, None when absent
+    hidden: bool = False  # some arguments come through *args/**kwargs
+    scheduled: bool = False  # a scheduler rule gave it a learning-rate list
 
 
 @dataclass
@@ -168,6 +171,8 @@ class OptimizerConstructor(Rule):
             keep=sorted([i for i, _ in hidden] + [i for i, _, _ in problems]),
         )
         site = OptimizerSite(call, cls, entry, bound["params"].value if "params" in bound else None)
+        site.lr = bound["lr"].value if "lr" in bound else None
+        site.hidden = bool(hidden)
         parent = ctx.parent(call)
         if isinstance(parent, cst.Assign) and len(parent.targets) == 1:
             site.target = parent.targets[0].target

@@ -181,7 +181,9 @@ def _advice() -> str:
 
 
 def _one_fixed_lr(site: OptimizerSite) -> bool:
-    """The optimizer has one lr Parameter: no group sets its own 'lr'."""
+    """The optimizer has one fixed lr Parameter: no schedule, no group with its own 'lr'."""
+    if site.scheduled:
+        return False
     if site.kind == P.TENSORS:
         return True
     if site.kind == P.GROUPS and site.groups:

@@ -1,0 +1,339 @@
+"""MSM400 lr-scheduler: torch schedulers become per-step learning-rate lists.
+
+MindSpore nn optimizers take the whole schedule up front: `learning_rate` is a list indexed by
+optimizer step. The rule finds how often the scheduler steps (codemod/stepping.py), builds the
+exact list (codemod/schedules.py), places it where everything it needs exists (moving the
+optimizer down when nothing uses it in between), and removes `scheduler.step()`.
+
+Before::
+
+    optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    scheduler = optim.lr_scheduler.StepLR(optimizer, step_size=30, gamma=0.1)
+    for epoch in range(args.epochs):
+        for x, y in train_loader:
+            ...
+            optimizer.step()
+        scheduler.step()
+
+After::
+
+    # ms-migrate: StepLR stepped once per epoch, as a per-step learning-rate list
+    steps_per_epoch = len(train_loader)
+    lr_schedule = nn.dynamic_lr.exponential_decay_lr(0.1, 0.1, args.epochs * steps_per_epoch, steps_per_epoch, 30, is_stair=True)
+    optimizer = nn.SGD(model.trainable_params(), learning_rate=lr_schedule, momentum=0.9)
+    for epoch in range(args.epochs):
+        for x, y in train_loader:
+            ...
+            optimizer.step()
+
+`scheduler.get_last_lr()` becomes `[float(optimizer.get_lr())]`. What cannot be converted
+exactly is left as it is and flagged with what the user must supply (MSM401);
+ReduceLROnPlateau and momentum-cycling schedulers are flagged (MSM401); other uses of the
+removed scheduler (state_dict, last_epoch, ...) are flagged (MSM402).
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Tuple
+
+import libcst as cst
+from libcst.metadata import Assignment
+
+from codemod import params as P
+from codemod import schedules, stepping, syntax, tables
+from codemod.context import FileContext
+from codemod.findings import ERROR, Check
+from codemod.rules.base import Rule
+from codemod.rules.optimizers import OptimizerSite, _uses_of
+
+DYNAMIC_LR = "https://www.mindspore.cn/docs/en/r2.10.0/api_python/mindspore.nn.html#dynamic-learning-rate"
+
+NOT_CONVERTED = Check(
+    "MSM401", "scheduler-not-converted",
+    "A learning-rate scheduler that could not be turned into an exact per-step list.", ERROR, DYNAMIC_LR,
+)
+SCHEDULER_USE = Check(
+    "MSM402", "scheduler-use",
+    "A use of a converted scheduler that has no MindSpore counterpart.", ERROR, DYNAMIC_LR,
+)
+
+
+class Schedulers(Rule):
+    code = "MSM400"
+    name = "lr-scheduler"
+    summary = "torch lr schedulers become exact per-step learning-rate lists given to the optimizer."
+    url = DYNAMIC_LR
+    checks = (NOT_CONVERTED, SCHEDULER_USE)
+
+    def run(self, ctx: FileContext) -> None:
+        self.ctx = ctx
+        sites = ctx.shared.get("optimizers", [])
+        for call in ctx.calls:
+            kind = _scheduler_kind(ctx, call)
+            if kind is None:
+                continue
+            name, entry = kind
+            try:
+                self._convert(call, name, entry, sites)
+            except schedules.Unsupported as why:
+                ctx.report(NOT_CONVERTED, call, f"{name} was not converted: {why}",
+                           url=entry.get("url", DYNAMIC_LR))
+            ctx.handled.add(call.func)
+
+    def _convert(self, call: cst.Call, name: str, entry: Dict, sites: List[OptimizerSite]) -> None:
+        ctx = self.ctx
+        if name in schedules.NOT_PRECOMPUTABLE:
+            raise schedules.Unsupported(schedules.NOT_PRECOMPUTABLE[name])
+        args, optimizer, kind = _bind(call, entry)
+        site = _site_of(ctx, optimizer, sites)
+        statement = ctx.statement_of(call)
+        assign = ctx.parent(call)
+        if not (isinstance(assign, cst.Assign) and len(assign.targets) == 1
+                and isinstance(assign.targets[0].target, cst.Name)
+                and isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1):
+            raise schedules.Unsupported("it is not assigned to a plain name (`scheduler = ...`)")
+        scheduler = assign.targets[0].target
+        steps, last_lr, others = _scheduler_uses(ctx, scheduler)
+        if len(steps) != 1:
+            how = "never called" if not steps else f"called in {len(steps)} places (or with arguments)"
+            raise schedules.Unsupported(f"{scheduler.value}.step() is {how}; ms-migrate follows "
+                                        "exactly one argument-free call")
+        step_call = steps[0]
+        timing_info = stepping.analyze(ctx, step_call, optimizer)
+        block, position = _block_position(ctx, timing_info.outer)
+        opt_statement = ctx.statement_of(site.call)
+        if ctx.parent(opt_statement) is not block or block.body.index(opt_statement) > position:
+            raise schedules.Unsupported("the optimizer is not built in the block that holds the training loop")
+        base = site.lr if site.lr is not None else syntax.value_expr(site.entry["torch_defaults"]["lr"])
+        group_lrs = _group_lrs(site)
+
+        # names for what we emit
+        spe_name = ctx.imports.fresh_name("steps_per_epoch")
+        spe = cst.Name(spe_name)
+        total = spe if timing_info.epochs is None else syntax.fill("EPOCHS * SPE", EPOCHS=timing_info.epochs, SPE=spe)
+        if last_lr:
+            total = syntax.fill("TOTAL + 1", TOTAL=total)
+        timing = schedules.Timing(
+            per_epoch=timing_info.per_epoch, total=total, steps_per_epoch=spe,
+            nn=ctx.imports.ref("mindspore", "nn"), math=lambda: ctx.imports.module("math"),
+        )
+        builder = schedules.BUILDERS[kind or name]
+        top = builder(args, base, timing)
+        lists: List[Tuple[str, cst.BaseExpression]] = []
+        top_name = None
+        group_names: List[Tuple[cst.BaseExpression, str]] = []
+        if top is not None:
+            top_name = ctx.imports.fresh_name("lr_schedule")
+            lists.append((top_name, top))
+            for value in group_lrs:
+                group_name = ctx.imports.fresh_name("lr_schedule_group")
+                lists.append((group_name, builder(args, value, timing)))
+                group_names.append((value, group_name))
+        statements = [_assign(spe_name, timing_info.updates_per_epoch)] + [_assign(n, e) for n, e in lists]
+        how = "once per epoch" if timing_info.per_epoch else "after every optimizer update"
+        statements[0] = statements[0].with_changes(leading_lines=[cst.EmptyLine(
+            indent=True, comment=cst.Comment(f"# ms-migrate: {name} stepped {how}, as a per-step learning-rate list"))])
+
+        needed = _needed_position(ctx, block, position, [timing_info.updates_per_epoch, timing_info.epochs, base, *args.values(), *group_lrs])
+        opt_index = block.body.index(opt_statement)
+        if top is None:
+            pass  # a constant schedule: nothing to build, the optimizer keeps its lr
+        elif needed < opt_index:
+            ctx.edits.insert_before(opt_statement, *statements)
+        else:
+            _check_unused_between(ctx, optimizer, block, opt_index, needed, statement)
+            for value in group_lrs:
+                if not any(a is opt_statement for a in [ctx.statement_of(value)]):
+                    raise schedules.Unsupported("a parameter group with its own lr is built before the "
+                                                "data its schedule needs; build the groups after it")
+            ctx.edits.move_after(opt_statement, block.body[needed], *statements)
+        if top is not None:
+            ctx.edits.replace(site.call, lambda c, n=top_name: _set_learning_rate(c, n))
+            for value, group_name in group_names:
+                ctx.edits.replace(value, lambda _old, n=group_name: cst.Name(n))
+        ctx.edits.remove(statement)
+        ctx.edits.remove(ctx.statement_of(step_call))
+        for use in last_lr:
+            if group_lrs:
+                ctx.report(SCHEDULER_USE, use, f"{ctx.code(use)}: with parameter groups that have their own "
+                           "lr, optimizer.get_lr() returns one lr per parameter; read the one you need")
+            else:
+                ctx.edits.replace(use, lambda _old: syntax.fill("[float(OPT.get_lr())]", OPT=optimizer))
+        for use in others:
+            ctx.report(SCHEDULER_USE, use, f"{ctx.code(use)}: the scheduler is now the optimizer's "
+                       "learning_rate list; to resume, save and restore the optimizer itself "
+                       "(mindspore.save_checkpoint(optimizer, path) keeps global_step)")
+        site.scheduled = top is not None
+        ctx.consume(call.func)
+        ctx.convert(self.code)
+
+
+def _scheduler_kind(ctx: FileContext, call: cst.Call) -> Optional[Tuple[str, Dict]]:
+    qname = ctx.qualified_name(call.func)
+    if not qname:
+        return None
+    table = tables.load("schedulers")
+    parts = qname.split(".")
+    if qname.startswith("torch.optim.lr_scheduler.") and parts[-1] in table["schedulers"]:
+        return parts[-1], table["schedulers"][parts[-1]]
+    if qname in table["factories"]:
+        return parts[-1], table["factories"][qname]
+    return None
+
+
+def _bind(call: cst.Call, entry: Dict) -> Tuple[Dict[str, cst.BaseExpression], cst.Name, Optional[str]]:
+    """Arguments by torch name, the optimizer, and the factory kind (None for a torch class)."""
+    kind = entry.get("kind")
+    positional = (["name", "optimizer"] if kind == "by_name" else ["optimizer"]) + entry["positional"]
+    args: Dict[str, cst.BaseExpression] = {}
+    for i, arg in enumerate(call.args):
+        if arg.star:
+            raise schedules.Unsupported("its arguments come through *args/**kwargs")
+        key = arg.keyword.value if arg.keyword is not None else (positional[i] if i < len(positional) else None)
+        if key is None:
+            raise schedules.Unsupported("it has more positional arguments than expected")
+        args[key] = arg.value
+    optimizer = args.pop("optimizer", None)
+    if not isinstance(optimizer, cst.Name):
+        raise schedules.Unsupported("its optimizer is not a plain name")
+    if kind == "by_name":
+        scheduler_name = args.pop("name", None)
+        if not isinstance(scheduler_name, cst.SimpleString):
+            raise schedules.Unsupported("the scheduler name is not a string literal")
+        value = scheduler_name.evaluated_value
+        if value not in ("linear", "cosine", "constant", "constant_with_warmup"):
+            raise schedules.Unsupported(f"get_scheduler({value!r}) is not converted; 'linear', 'cosine', "
+                                        "'constant' and 'constant_with_warmup' are")
+        kind = value
+    last_epoch = args.pop("last_epoch", None)
+    if last_epoch is not None and syntax.literal_value(last_epoch) != -1:
+        raise schedules.Unsupported("last_epoch resumes a schedule midway; start the list at that step by hand")
+    return args, optimizer, kind
+
+
+def _site_of(ctx: FileContext, optimizer: cst.Name, sites: List[OptimizerSite]) -> OptimizerSite:
+    assignment = P.single_assignment(ctx, optimizer)
+    for site in sites:
+        if assignment is not None and site.target is assignment.node:
+            if site.hidden:
+                raise schedules.Unsupported("the optimizer's arguments come through *args/**kwargs")
+            return site
+    raise schedules.Unsupported(f"{optimizer.value} is not a torch.optim optimizer built once in this file")
+
+
+def _scheduler_uses(ctx: FileContext, scheduler: cst.Name):
+    steps, last_lr, others = [], [], []
+    for use in _uses_of(ctx, scheduler):
+        attribute = ctx.parent(use)
+        call = ctx.parent(attribute) if isinstance(attribute, cst.Attribute) else None
+        called = isinstance(call, cst.Call) and call.func is attribute
+        if called and attribute.attr.value == "step" and not call.args:
+            if isinstance(ctx.parent(call), cst.Expr):
+                steps.append(call)
+                continue
+        if called and attribute.attr.value == "get_last_lr" and not call.args:
+            last_lr.append(call)
+            continue
+        if isinstance(attribute, cst.Attribute) and attribute.value is use:
+            others.append(attribute)
+            if attribute.attr.value == "step":
+                steps.append(call)  # step(epoch) or step(metric): counted, so it is refused
+        else:
+            raise schedules.Unsupported(f"{scheduler.value} is passed on or used as a value; ms-migrate "
+                                        "cannot follow it")
+    return steps, last_lr, [o for o in others if o.attr.value != "step"]
+
+
+def _group_lrs(site: OptimizerSite) -> List[cst.BaseExpression]:
+    if site.kind == P.TENSORS:
+        return []
+    if site.kind == P.GROUPS and site.groups:
+        return [value for group in site.groups for _, key, value in P.group_keys(group) if key == "lr"]
+    raise schedules.Unsupported("cannot see every parameter group; groups with their own lr need their own list")
+
+
+def _block_position(ctx: FileContext, statement: cst.CSTNode):
+    block = ctx.parent(statement)
+    if not isinstance(block, (cst.Module, cst.IndentedBlock)):
+        raise schedules.Unsupported("the training loop is not a statement of a plain block")
+    return block, list(block.body).index(statement)
+
+
+def _names(nodes) -> List[str]:
+    out = []
+    for node in nodes:
+        if node is None:
+            continue
+        stack = [node]
+        while stack:
+            current = stack.pop()
+            if isinstance(current, cst.Name):
+                out.append(current.value)
+            if isinstance(current, cst.Attribute):
+                stack.append(current.value)
+                continue
+            stack.extend(current.children)
+    return out
+
+
+def _needed_position(ctx: FileContext, block, loop_position: int, nodes) -> int:
+    """Index in `block` of the last statement binding a name the lists need (-1: none)."""
+    scope = ctx.scope(block.body[loop_position])
+    body = list(block.body)
+    needed = -1
+    for name in set(_names(nodes)):
+        if scope is None:
+            break
+        for assignment in scope[name]:
+            if not isinstance(assignment, Assignment) or assignment.scope is not scope:
+                continue
+            top = _top_statement(ctx, assignment.node, block)
+            if top is None:
+                continue
+            index = body.index(top)
+            if index >= loop_position:
+                raise schedules.Unsupported(f"{name} is only set inside or after the training loop")
+            needed = max(needed, index)
+    return needed
+
+
+def _top_statement(ctx: FileContext, node: cst.CSTNode, block) -> Optional[cst.CSTNode]:
+    child = node
+    for parent in ctx.ancestors(node):
+        if parent is block:
+            return child
+        child = parent
+    return None
+
+
+def _check_unused_between(ctx, optimizer: cst.Name, block, start: int, end: int, scheduler_statement) -> None:
+    body = list(block.body)
+    between = body[start + 1:end + 1]
+    for use in _uses_of(ctx, optimizer):
+        top = _top_statement(ctx, use, block)
+        if top is not None and top in between and top is not scheduler_statement:
+            raise schedules.Unsupported(f"{optimizer.value} is used before the data its schedule needs "
+                                        "exists, so it cannot be built later; build the list first by hand")
+
+
+def _assign(name: str, value: cst.BaseExpression) -> cst.SimpleStatementLine:
+    return cst.SimpleStatementLine(body=[cst.Assign(targets=[cst.AssignTarget(target=cst.Name(name))], value=value)])
+
+
+def _set_learning_rate(call: cst.Call, name: str) -> cst.Call:
+    args = list(call.args)
+    for i, arg in enumerate(args):
+        if arg.keyword is not None and arg.keyword.value == "learning_rate":
+            args[i] = arg.with_changes(value=cst.Name(name))
+            return call.with_changes(args=args)
+    new = cst.Arg(keyword=cst.Name("learning_rate"), value=cst.Name(name),
+                  equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")))
+    if args:
+        first = args[0]
+        comma = first.comma if isinstance(first.comma, cst.Comma) else cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+        new = new.with_changes(comma=comma if len(args) > 1 else cst.MaybeSentinel.DEFAULT)
+        args[0] = first.with_changes(comma=comma)
+        args.insert(1, new)
+    else:
+        args = [new]
+    return call.with_changes(args=args)
