@@ -37,7 +37,7 @@ class Timing:
 
     def t(self) -> cst.BaseExpression:
         if self.per_epoch:
-            return syntax.fill("(i // SPE)", SPE=self.steps_per_epoch)
+            return syntax.fill("i // SPE", SPE=self.steps_per_epoch)
         return cst.Name("i")
 
 
@@ -81,12 +81,18 @@ def exponential_lr(args: Args, base, timing: Timing):
     )
 
 
+def _cosine(phase: str, args: Args, base, timing: Timing, period: str):
+    eta_min = args.get("eta_min")
+    if eta_min is None or syntax.literal_value(eta_min) == 0:
+        body = f"BASE * (1 + MATH.cos(MATH.pi * {phase} / {period})) / 2"
+        return _listcomp(body, timing, BASE=base, MATH=timing.math(), **{period: _arg(args, period)})
+    body = f"ETA_MIN + (BASE - ETA_MIN) * (1 + MATH.cos(MATH.pi * {phase} / {period})) / 2"
+    return _listcomp(body, timing, BASE=base, ETA_MIN=eta_min, MATH=timing.math(), **{period: _arg(args, period)})
+
+
 def cosine_annealing_lr(args: Args, base, timing: Timing):
     # not cosine_decay_lr: it clamps at eta_min after T_max, torch keeps following the cosine
-    return _listcomp(
-        "ETA_MIN + (BASE - ETA_MIN) * (1 + MATH.cos(MATH.pi * T / T_MAX)) / 2", timing,
-        ETA_MIN=_arg(args, "eta_min", 0.0), BASE=base, T_MAX=_arg(args, "T_max"), MATH=timing.math(),
-    )
+    return _cosine("T", args, base, timing, "T_max")
 
 
 def cosine_annealing_warm_restarts(args: Args, base, timing: Timing):
@@ -95,10 +101,7 @@ def cosine_annealing_warm_restarts(args: Args, base, timing: Timing):
         raise Unsupported("T_mult other than a literal 1 restarts with growing periods, which this "
                           "rule does not expand; build the list with the cawr_lrs helper of "
                           "mindspore-facts.md 5.2")
-    return _listcomp(
-        "ETA_MIN + (BASE - ETA_MIN) * (1 + MATH.cos(MATH.pi * (T % T_0) / T_0)) / 2", timing,
-        ETA_MIN=_arg(args, "eta_min", 0.0), BASE=base, T_0=_arg(args, "T_0"), MATH=timing.math(),
-    )
+    return _cosine("(T % T_0)", args, base, timing, "T_0")
 
 
 def polynomial_lr(args: Args, base, timing: Timing):
@@ -149,7 +152,9 @@ def multiplicative_lr(args: Args, base, timing: Timing):
 
 def _inline(fn: cst.Lambda, t: cst.BaseExpression) -> cst.BaseExpression:
     params = fn.params.params
-    if len(params) != 1 or fn.params.star_arg or fn.params.kwonly_params or fn.params.star_kwarg:
+    extra = (isinstance(fn.params.star_arg, cst.Param) or fn.params.kwonly_params
+             or fn.params.star_kwarg is not None or fn.params.posonly_params)
+    if len(params) != 1 or extra:
         raise Unsupported("its lr_lambda takes other than one argument")
     name = params[0].name.value
     return syntax.fill_names(fn.body, {name: t})
@@ -166,10 +171,10 @@ def hf_linear(args: Args, base, timing: Timing):
 
 def hf_cosine(args: Args, base, timing: Timing):
     return _listcomp(
-        "BASE * (T / max(1, W) if T < W else max(0.0, 0.5 * (1.0 + MATH.cos(MATH.pi * float(C) * 2.0 "
+        "BASE * (T / max(1, W) if T < W else max(0.0, 0.5 * (1.0 + MATH.cos(MATH.pi * C * 2.0 "
         "* (T - W) / max(1, TT - W)))))", timing,
         BASE=base, W=_arg(args, "num_warmup_steps"), TT=_arg(args, "num_training_steps"),
-        C=_arg(args, "num_cycles", 0.5), MATH=timing.math(),
+        C=_f(_arg(args, "num_cycles", 0.5)), MATH=timing.math(),
     )
 
 

@@ -139,9 +139,14 @@ class Schedulers(Rule):
         if top is None:
             pass  # a constant schedule: nothing to build, the optimizer keeps its lr
         elif needed < opt_index:
+            # the blank lines above the optimizer now sit above the schedule
+            blanks = [line for line in opt_statement.leading_lines if line.comment is None]
+            statements[0] = statements[0].with_changes(leading_lines=[*blanks, *statements[0].leading_lines])
+            ctx.edits.replace(opt_statement, lambda st: st.with_changes(
+                leading_lines=[line for line in st.leading_lines if line.comment is not None]))
             ctx.edits.insert_before(opt_statement, *statements)
         else:
-            _check_unused_between(ctx, optimizer, block, opt_index, needed, statement)
+            _check_unused_between(ctx, site.target, block, opt_index, needed, statement)
             for value in group_lrs:
                 if not any(a is opt_statement for a in [ctx.statement_of(value)]):
                     raise schedules.Unsupported("a parameter group with its own lr is built before the "
@@ -259,20 +264,24 @@ def _block_position(ctx: FileContext, statement: cst.CSTNode):
     return block, list(block.body).index(statement)
 
 
-def _names(nodes) -> List[str]:
+def _names(nodes, bound=frozenset()) -> List[str]:
+    """Free names the expressions read (not attribute names, not a lambda's own parameters)."""
     out = []
     for node in nodes:
         if node is None:
             continue
-        stack = [node]
-        while stack:
-            current = stack.pop()
-            if isinstance(current, cst.Name):
-                out.append(current.value)
-            if isinstance(current, cst.Attribute):
-                stack.append(current.value)
-                continue
-            stack.extend(current.children)
+        if isinstance(node, cst.Lambda):
+            params = {p.name.value for p in node.params.params}
+            out.extend(_names([node.body], bound | params))
+            continue
+        if isinstance(node, cst.Name):
+            if node.value not in bound:
+                out.append(node.value)
+            continue
+        if isinstance(node, cst.Attribute):
+            out.extend(_names([node.value], bound))
+            continue
+        out.extend(_names(node.children, bound))
     return out
 
 
