@@ -19,6 +19,8 @@ def literal_value(node: cst.BaseExpression):
         return -inner if isinstance(inner, (int, float)) and not isinstance(inner, bool) else _MISSING
     if isinstance(node, cst.Name) and node.value in ("True", "False", "None"):
         return {"True": True, "False": False, "None": None}[node.value]
+    if isinstance(node, cst.SimpleString):
+        return node.evaluated_value
     if isinstance(node, (cst.Tuple, cst.List)):
         values = [literal_value(e.value) for e in node.elements if isinstance(e, cst.Element)]
         if len(values) != len(node.elements) or any(v is _MISSING for v in values):
@@ -141,6 +143,21 @@ class _Fill(cst.CSTTransformer):
 
     def leave_Element(self, original, updated):
         return updated.with_changes(value=self._bare(updated.value))
+
+    def _loose(self, node):
+        """Operands of comparisons and conditionals need no parentheses unless they are
+        themselves comparisons, boolean operations, conditionals or lambdas."""
+        return node.with_changes(lpar=[], rpar=[]) if node in self.wrapped and _binds(node) > 0 else node
+
+    def leave_IfExp(self, original, updated):
+        return updated.with_changes(body=self._loose(updated.body), test=self._loose(updated.test),
+                                    orelse=self._loose(updated.orelse))
+
+    def leave_Comparison(self, original, updated):
+        return updated.with_changes(left=self._loose(updated.left))
+
+    def leave_ComparisonTarget(self, original, updated):
+        return updated.with_changes(comparator=self._loose(updated.comparator))
 
     def leave_BinaryOperation(self, original, updated):
         """Drop the parentheses around a filled-in operand that binds tighter than the operator

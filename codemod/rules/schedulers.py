@@ -42,7 +42,7 @@ from libcst.metadata import Assignment
 from codemod import params as P
 from codemod import schedules, stepping, syntax, tables
 from codemod.context import FileContext
-from codemod.findings import ERROR, Check
+from codemod.findings import ERROR, WARNING, Check
 from codemod.rules.base import Rule
 from codemod.rules.optimizers import OptimizerSite, _uses_of
 
@@ -51,6 +51,10 @@ DYNAMIC_LR = "https://www.mindspore.cn/docs/en/r2.10.0/api_python/mindspore.nn.h
 NOT_CONVERTED = Check(
     "MSM401", "scheduler-not-converted",
     "A learning-rate scheduler that could not be turned into an exact per-step list.", ERROR, DYNAMIC_LR,
+)
+MOMENTUM = Check(
+    "MSM403", "scheduler-cycles-momentum",
+    "The scheduler also cycles momentum, which mindspore.nn optimizers keep fixed.", WARNING, DYNAMIC_LR,
 )
 SCHEDULER_USE = Check(
     "MSM402", "scheduler-use",
@@ -63,16 +67,21 @@ class Schedulers(Rule):
     name = "lr-scheduler"
     summary = "torch lr schedulers become exact per-step learning-rate lists given to the optimizer."
     url = DYNAMIC_LR
-    checks = (NOT_CONVERTED, SCHEDULER_USE)
+    checks = (NOT_CONVERTED, SCHEDULER_USE, MOMENTUM)
 
     def run(self, ctx: FileContext) -> None:
         self.ctx = ctx
         sites = ctx.shared.get("optimizers", [])
-        for call in ctx.calls:
-            kind = _scheduler_kind(ctx, call)
-            if kind is None:
+        found = [(call, kind) for call in ctx.calls for kind in [_scheduler_kind(ctx, call)] if kind]
+        self.children: Dict[cst.Call, cst.Call] = {}  # child scheduler -> its SequentialLR/Chained
+        for call, (name, _) in found:
+            if name in COMPOSITES:
+                for child in _child_calls(ctx, call, name):
+                    self.children[child] = call
+        for call, (name, entry) in found:
+            if call in self.children:
+                ctx.handled.add(call.func)
                 continue
-            name, entry = kind
             try:
                 self._convert(call, name, entry, sites)
             except schedules.Unsupported as why:
@@ -84,7 +93,15 @@ class Schedulers(Rule):
         ctx = self.ctx
         if name in schedules.NOT_PRECOMPUTABLE:
             raise schedules.Unsupported(schedules.NOT_PRECOMPUTABLE[name])
-        args, optimizer, kind = _bind(call, entry)
+        if name == "ChainedScheduler":
+            args, optimizer, kind = _bind_chained(call)
+            children = _child_calls(ctx, call, name)
+            if optimizer is None and children:
+                optimizer = _bind(children[0], _scheduler_kind(ctx, children[0])[1])[1]
+            if not isinstance(optimizer, cst.Name):
+                raise schedules.Unsupported("its schedulers are not constructions visible in this file")
+        else:
+            args, optimizer, kind = _bind(call, entry)
         site = _site_of(ctx, optimizer, sites)
         statement = ctx.statement_of(call)
         assign = ctx.parent(call)
@@ -113,12 +130,21 @@ class Schedulers(Rule):
         total = spe if timing_info.epochs is None else syntax.fill("EPOCHS * SPE", EPOCHS=timing_info.epochs, SPE=spe)
         if last_lr:
             total = syntax.fill("TOTAL + 1", TOTAL=total)
+        preamble: List[Tuple[str, cst.BaseExpression]] = []
+
+        def let(hint: str, value: cst.BaseExpression) -> cst.BaseExpression:
+            if isinstance(value, (cst.Name, cst.Integer, cst.Float, cst.Attribute)):
+                return value
+            variable = ctx.imports.fresh_name(hint)
+            preamble.append((variable, value))
+            return cst.Name(variable)
+
         timing = schedules.Timing(
             per_epoch=timing_info.per_epoch, total=total, steps_per_epoch=spe,
-            nn=ctx.imports.ref("mindspore", "nn"), math=lambda: ctx.imports.module("math"),
+            nn=ctx.imports.ref("mindspore", "nn"), math=lambda: ctx.imports.module("math"), let=let,
         )
-        builder = schedules.BUILDERS[kind or name]
-        top = builder(args, base, timing)
+        build = self._builder(call, name, kind, args, optimizer)
+        top = build(base, timing)
         lists: List[Tuple[str, cst.BaseExpression]] = []
         top_name = None
         group_names: List[Tuple[cst.BaseExpression, str]] = []
@@ -127,9 +153,9 @@ class Schedulers(Rule):
             lists.append((top_name, top))
             for value in group_lrs:
                 group_name = ctx.imports.fresh_name("lr_schedule_group")
-                lists.append((group_name, builder(args, value, timing)))
+                lists.append((group_name, build(value, timing)))
                 group_names.append((value, group_name))
-        statements = [_assign(spe_name, timing_info.updates_per_epoch)] + [_assign(n, e) for n, e in lists]
+        statements = [_assign(spe_name, timing_info.updates_per_epoch)] + [_assign(n, e) for n, e in preamble + lists]
         how = "once per epoch" if timing_info.per_epoch else "after every optimizer update"
         statements[0] = statements[0].with_changes(leading_lines=[cst.EmptyLine(
             indent=True, comment=cst.Comment(f"# ms-migrate: {name} stepped {how}, as a per-step learning-rate list"))])
@@ -146,7 +172,8 @@ class Schedulers(Rule):
                 leading_lines=[line for line in st.leading_lines if line.comment is not None]))
             ctx.edits.insert_before(opt_statement, *statements)
         else:
-            _check_unused_between(ctx, site.target, block, opt_index, needed, statement)
+            removed = {statement} | {ctx.statement_of(c) for c, parent in self.children.items() if parent is call}
+            _check_unused_between(ctx, site.target, block, opt_index, needed, removed)
             for value in group_lrs:
                 if not any(a is opt_statement for a in [ctx.statement_of(value)]):
                     raise schedules.Unsupported("a parameter group with its own lr is built before the "
@@ -158,6 +185,17 @@ class Schedulers(Rule):
                 ctx.edits.replace(value, lambda _old, n=group_name: cst.Name(n))
         ctx.edits.remove(statement)
         ctx.edits.remove(ctx.statement_of(step_call))
+        for child, parent in self.children.items():
+            if parent is call:
+                child_statement = ctx.statement_of(child)
+                if child_statement is not statement:
+                    ctx.edits.remove(child_statement)
+                ctx.consume(child.func)
+        if name in schedules.MOMENTUM_CYCLING and syntax.literal_value(args.get("cycle_momentum", cst.Name("True"))) is not False:
+            ctx.report(MOMENTUM, site.call, f"{name} with cycle_momentum=True (the default) also cycles the "
+                       "optimizer's momentum (SGD) or beta1 (Adam) every step, and sets it at construction; "
+                       f"nn.{site.entry['target']} keeps them fixed, so training differs: the lr list is exact, "
+                       "pass cycle_momentum=False in torch for an exact migration")
         for use in last_lr:
             if group_lrs:
                 ctx.report(SCHEDULER_USE, use, f"{ctx.code(use)}: with parameter groups that have their own "
@@ -171,6 +209,65 @@ class Schedulers(Rule):
         site.scheduled = top is not None
         ctx.consume(call.func)
         ctx.convert(self.code)
+
+
+    def _builder(self, call, name, kind, args, optimizer):
+        """A function (base lr, timing) -> the list expression, for one (group) base lr."""
+        ctx = self.ctx
+        if name in ("SequentialLR", "ChainedScheduler"):
+            children = []
+            for child in _child_calls(ctx, call, name):
+                child_kind = _scheduler_kind(ctx, child)
+                child_name, child_entry = child_kind
+                if child_name in COMPOSITES or child_name in schedules.NOT_PRECOMPUTABLE:
+                    raise schedules.Unsupported(f"its child {child_name} cannot be composed")
+                child_args, child_optimizer, _ = _bind(child, child_entry)
+                if child_optimizer.value != optimizer.value:
+                    raise schedules.Unsupported("its schedulers wrap different optimizers")
+                children.append((child_name, child_args))
+            if name == "SequentialLR":
+                milestones = args.get("milestones")
+                if milestones is None:
+                    raise schedules.Unsupported("its milestones are missing")
+                return lambda base, timing: schedules.sequential(children, milestones, base, timing)
+            return lambda base, timing: schedules.chained(children, base, timing)
+        return lambda base, timing: schedules.whole_list(kind or name, args, base, timing)
+
+
+COMPOSITES = ("SequentialLR", "ChainedScheduler")
+
+
+def _child_calls(ctx: FileContext, call: cst.Call, name: str) -> List[cst.Call]:
+    """The scheduler constructions a SequentialLR / ChainedScheduler composes."""
+    listed = None
+    for i, arg in enumerate(call.args):
+        keyword = arg.keyword.value if arg.keyword else None
+        if keyword == "schedulers" or (keyword is None and i == (1 if name == "SequentialLR" else 0)):
+            listed = arg.value
+    if not isinstance(listed, (cst.List, cst.Tuple)):
+        return []
+    children = []
+    for element in listed.elements:
+        value = element.value
+        if isinstance(value, cst.Name):
+            assignment = P.single_assignment(ctx, value)
+            assign = ctx.parent(ctx.parent(assignment.node)) if assignment is not None else None
+            value = assign.value if isinstance(assign, cst.Assign) else None
+        if isinstance(value, cst.Call) and _scheduler_kind(ctx, value) is not None:
+            children.append(value)
+        else:
+            return []
+    return children
+
+
+def _bind_chained(call: cst.Call):
+    """ChainedScheduler(schedulers, optimizer=None): the optimizer comes from its children."""
+    optimizer = None
+    for i, arg in enumerate(call.args):
+        keyword = arg.keyword.value if arg.keyword else ("schedulers" if i == 0 else "optimizer")
+        if keyword == "optimizer":
+            optimizer = arg.value
+    return {}, optimizer, None
 
 
 def _scheduler_kind(ctx: FileContext, call: cst.Call) -> Optional[Tuple[str, Dict]]:
@@ -315,12 +412,12 @@ def _top_statement(ctx: FileContext, node: cst.CSTNode, block) -> Optional[cst.C
     return None
 
 
-def _check_unused_between(ctx, optimizer: cst.Name, block, start: int, end: int, scheduler_statement) -> None:
+def _check_unused_between(ctx, optimizer: cst.Name, block, start: int, end: int, removed) -> None:
     body = list(block.body)
     between = body[start + 1:end + 1]
     for use in _uses_of(ctx, optimizer):
         top = _top_statement(ctx, use, block)
-        if top is not None and top in between and top is not scheduler_statement:
+        if top is not None and top in between and top not in removed:
             raise schedules.Unsupported(f"{optimizer.value} is used before the data its schedule needs "
                                         "exists, so it cannot be built later; build the list first by hand")
 
