@@ -56,6 +56,10 @@ class Edits:
         if text not in self.comments[statement]:
             self.comments[statement].append(text)
 
+    def apply_to(self, node: cst.CSTNode) -> cst.CSTNode:
+        """`node` (an original node) with the replacements recorded inside it applied."""
+        return node.visit(_Applier(self))
+
     def __bool__(self) -> bool:
         return bool(self.replacements or self.removed or self.before or self.after or self.comments or self.moved)
 

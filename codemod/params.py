@@ -82,6 +82,10 @@ def _classify_name(ctx: "FileContext", name: cst.Name, depth: int) -> str:
     loop = _enclosing_for_target(ctx, assignment.node)
     if loop is not None:
         iterable = loop.iter
+        if isinstance(iterable, cst.Name):  # `all_params = net.named_parameters()` first
+            source = single_assignment(ctx, iterable)
+            assign = ctx.parent(ctx.parent(source.node)) if source is not None else None
+            iterable = assign.value if isinstance(assign, cst.Assign) else iterable
         if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Attribute):
             if iterable.func.attr.value in PARAMETER_METHODS | {"named_parameters"}:
                 return TENSORS
@@ -139,6 +143,26 @@ def single_assignment(ctx: "FileContext", name: cst.Name) -> Optional[Assignment
 def to_trainable_params(call: cst.Call) -> cst.Call:
     assert isinstance(call.func, cst.Attribute)
     return call.with_changes(func=call.func.with_changes(attr=cst.Name("trainable_params")))
+
+
+_ITERATOR_FUNCTIONS = {"filter", "map", "zip", "iter", "reversed", "itertools.chain",
+                      "itertools.chain.from_iterable", "itertools.islice"}
+
+
+def is_iterator(ctx: "FileContext", node: cst.BaseExpression) -> bool:
+    """An expression that yields once (MindSpore consumes it while checking a group)."""
+    if isinstance(node, cst.GeneratorExp):
+        return True
+    if isinstance(node, cst.Call):
+        name = ctx.qualified_name(node.func) or (node.func.value if isinstance(node.func, cst.Name) else None)
+        return name in _ITERATOR_FUNCTIONS
+    return False
+
+
+def as_list(node: cst.BaseExpression) -> cst.BaseExpression:
+    if isinstance(node, cst.GeneratorExp):
+        return cst.ListComp(elt=node.elt, for_in=node.for_in)
+    return cst.Call(func=cst.Name("list"), args=[cst.Arg(value=node)])
 
 
 def group_dicts(ctx: "FileContext", node: cst.BaseExpression) -> "tuple[list, bool]":

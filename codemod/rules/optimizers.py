@@ -90,6 +90,7 @@ class OptimizerSite:
     lr: Optional[cst.BaseExpression] = None  # the torch lr argument, None when absent
     hidden: bool = False  # some arguments come through *args/**kwargs
     scheduled: bool = False  # a scheduler rule gave it a learning-rate list
+    extra_groups: List[cst.BaseExpression] = field(default_factory=list)  # folded add_param_group
 
 
 @dataclass
@@ -116,6 +117,7 @@ class _Plan:
     extra_groups: List[cst.BaseExpression] = field(default_factory=list)  # folded add_param_group
     groups_literal: bool = False  # params is a list literal of groups
     params_groups: bool = False  # params holds groups (a list literal or a name)
+    params_iterator: bool = False  # params yields once (a group needs a list)
 
 
 class OptimizerConstructor(Rule):
@@ -218,7 +220,8 @@ class OptimizerConstructor(Rule):
         self._weight_decay(ctx, call, cls, entry, bound, plan, site)
         nn = ctx.imports.ref("mindspore", "nn")
         func = cst.Attribute(value=nn, attr=cst.Name(entry["target"]))
-        ctx.edits.replace(call, lambda updated: _render(updated, func, plan))
+        plan.params_iterator = site.params is not None and P.is_iterator(ctx, site.params)
+        ctx.edits.replace(call, lambda updated: _render(updated, func, plan, ctx.edits))
         ctx.consume(call.func)
         ctx.handled.add(call.func)
         ctx.convert(self.code)
@@ -267,6 +270,7 @@ class OptimizerConstructor(Rule):
             return
         for following, call in folded:
             plan.extra_groups.append(call.args[0].value)
+            site.extra_groups.append(call.args[0].value)
             ctx.edits.remove(following)
             ctx.handled.add(call.func)
             ctx.shared.setdefault("folded", set()).add(call.func)
@@ -441,7 +445,7 @@ class _Star:
         self.kind = "**kwargs" if arg.star == "**" else "*args"
 
 
-def _render(call: cst.Call, func: cst.BaseExpression, plan: _Plan) -> cst.Call:
+def _render(call: cst.Call, func: cst.BaseExpression, plan: _Plan, edits) -> cst.Call:
     """Build the MindSpore call from the *updated* torch call (its args may hold other rules'
     rewrites) and the plan: params first, then keywords, then any hidden *args/**kwargs."""
     original = list(call.args)
@@ -450,9 +454,9 @@ def _render(call: cst.Call, func: cst.BaseExpression, plan: _Plan) -> cst.Call:
         params_arg = original[plan.params_index]
         value = params_arg.value
         if plan.extra_groups:
-            value = _with_groups(value, plan)
+            value = _with_groups(value, plan, edits)
         elif plan.wrap_group:
-            value = _one_group(value)
+            value = _one_group(P.as_list(value) if plan.params_iterator else value)
         out.append((params_arg.with_changes(value=value), plan.params_index))
     for ms_name, source in plan.args:
         kind = source[0]
@@ -487,18 +491,20 @@ def _render(call: cst.Call, func: cst.BaseExpression, plan: _Plan) -> cst.Call:
 _PAIR_ARGUMENTS = {"etas", "step_sizes"}
 
 
-def _with_groups(value: cst.BaseExpression, plan: _Plan) -> cst.BaseExpression:
-    """The constructor's params with folded add_param_group groups appended."""
+def _with_groups(value: cst.BaseExpression, plan: _Plan, edits) -> cst.BaseExpression:
+    """The constructor's params with folded add_param_group groups appended (their own edits,
+    e.g. parameters() -> trainable_params(), applied: the statements they came from are gone)."""
     comma = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
     if plan.groups_literal and isinstance(value, cst.List):
         head = list(value.elements)
     elif plan.params_groups:
         head = [cst.StarredElement(value=value)]
     else:
-        head = [cst.Element(value=_one_group(value).elements[0].value)]
+        first = P.as_list(value) if plan.params_iterator else value
+        head = [cst.Element(value=_one_group(first).elements[0].value)]
     if head:
         head[-1] = head[-1].with_changes(comma=comma)
-    extra = [cst.Element(value=g, comma=comma) for g in plan.extra_groups]
+    extra = [cst.Element(value=edits.apply_to(g), comma=comma) for g in plan.extra_groups]
     extra[-1] = extra[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
     base = value if isinstance(value, cst.List) and plan.groups_literal else cst.List(elements=[])
     return base.with_changes(elements=[*head, *extra])

@@ -78,8 +78,8 @@ class ParameterSelection(Rule):
         self.optimizer_scopes = {ctx.scope(site.call) for site in ctx.shared.get("optimizers", [])}
         self.done: Set[cst.CSTNode] = set()
         for site in ctx.shared.get("optimizers", []):
-            if site.params is not None:
-                self._feed(site.params, depth=0)
+            for source in ([site.params] if site.params is not None else []) + site.extra_groups:
+                self._feed(source, depth=0)
         for call in ctx.calls:
             if call in self.done:
                 continue
@@ -93,9 +93,17 @@ class ParameterSelection(Rule):
         """Rewrite the parameter sources of an optimizer's params expression, following names."""
         if depth > 5 or node in self.done:
             return
+        if isinstance(node, cst.Call) and _method_call(node, "named_parameters"):
+            return  # its loop or comprehension is converted as a whole (_named)
         self.done.add(node)
         ctx = self.ctx
-        if isinstance(node, cst.Call):
+        if isinstance(node, cst.Dict) or P._is_dict_call(node):
+            for _, key, value in P.group_keys(node):
+                if key == "params":
+                    self._feed(value, depth + 1)
+                    if P.is_iterator(ctx, value):  # a group's params must be a list in MindSpore
+                        ctx.edits.replace(value, P.as_list)
+        elif isinstance(node, cst.Call):
             if _method_call(node, "parameters"):
                 ctx.edits.replace(node, P.to_trainable_params)
                 ctx.convert(self.code)
@@ -114,18 +122,14 @@ class ParameterSelection(Rule):
             ctx.edits.replace(node, lambda _old, src=source: _trainable(src))
             self.done.add(source)
             ctx.convert(self.code)
+        elif isinstance(node, (cst.ListComp, cst.GeneratorExp)) and node.for_in.inner_for_in is None:
+            self._feed(node.for_in.iter, depth + 1)  # [p for p in X.parameters() if p.ndim < 2]
         elif isinstance(node, cst.BinaryOperation):
             self._feed(node.left, depth + 1)
             self._feed(node.right, depth + 1)
         elif isinstance(node, (cst.List, cst.Tuple)):
             for element in node.elements:
                 self._feed(element.value, depth + 1)
-        elif isinstance(node, cst.Dict):
-            for element in node.elements:
-                if isinstance(element, cst.DictElement) and _string(element.key) == "params":
-                    self._feed(element.value, depth + 1)
-        elif isinstance(node, cst.Call) and P._is_dict_call(node):
-            pass
         elif isinstance(node, cst.Name):
             assignment = P.single_assignment(ctx, node)
             if assignment is None:
@@ -195,7 +199,24 @@ class ParameterSelection(Rule):
         ctx.edits.replace(comp_for.target, lambda _old, p=param: cst.Name(p))
         ctx.edits.replace(call.func, lambda f: f.with_changes(attr=cst.Name("trainable_params")))
         ctx.convert(self.code)
+        if isinstance(comp, cst.DictComp):
+            self._translate_lookups(comp)
         return True
+
+    def _translate_lookups(self, comp: cst.DictComp) -> None:
+        """`by_name = {n: p ...}` then `by_name['ln.weight']`: the keys are MindSpore names now."""
+        ctx = self.ctx
+        assign = ctx.parent(comp)
+        if not (isinstance(assign, cst.Assign) and len(assign.targets) == 1
+                and isinstance(assign.targets[0].target, cst.Name)):
+            return
+        assignment = _assignment_of(ctx, assign.targets[0].target)
+        for access in assignment.references if assignment is not None else ():
+            subscript = ctx.parent(access.node)
+            if isinstance(subscript, cst.Subscript) and subscript.value is access.node and len(subscript.slice) == 1:
+                index = subscript.slice[0].slice
+                if isinstance(index, cst.Index) and isinstance(index.value, cst.SimpleString):
+                    self._translate(index.value)
 
     def _loop(self, loop: cst.For, call: cst.Call) -> bool:
         """A loop over (name, param) pairs that collects parameters: a filter when it has the

@@ -340,24 +340,23 @@ ITERATOR_SELECTIONS = {
     "generator-weight-decay": "torch.optim.SGD((p for n, p in net.named_parameters() if 'fc' in n), "
                               "lr=0.1, weight_decay=0.05)",
 }
-ITERATOR_IN_GROUP = (
-    "silent: with weight_decay > 0 the tool wraps an iterator selection (itertools.chain, filter, "
+ITERATOR_IN_GROUP = (  # fixed: kept as the regression's rationale
+    "was silent: with weight_decay > 0 the tool wraps an iterator selection (itertools.chain, filter, "
     "generator expression) as [{'params': <iterator>}]; MindSpore consumes the iterator while "
     "checking the group and builds an optimizer holding NO parameters (torch trains them; max "
     "|diff| 0.53-0.65 after 5 SGD steps). Needs list(...) around the iterator."
 )
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=ITERATOR_IN_GROUP)
 @pytest.mark.parametrize("torch_src", ITERATOR_SELECTIONS.values(), ids=ITERATOR_SELECTIONS.keys())
 def test_iterator_selection_with_weight_decay(torch_src):
     tool_report(torch_src).assert_ok()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "silent crash: `[p for p in net.parameters() if p.ndim < 2]` (a parameters() comprehension "
-    "whose condition is not requires_grad) is left unconverted; MindSpore raises AttributeError "
-    "(Cell has no 'parameters') at construction and the tool emits no finding"))
+# Regression test (fixed in the tool), was: silent crash: `[p for p in net.parameters() if
+# p.ndim < 2]` (a parameters() comprehension whose condition is not requires_grad) is left
+# unconverted; MindSpore raises AttributeError (Cell has no 'parameters') at construction and
+# the tool emits no finding
 @pytest.mark.parametrize("torch_src", [
     "torch.optim.SGD([{'params': [p for p in net.parameters() if p.ndim < 2], 'weight_decay': 0.0}, "
     "{'params': [p for p in net.parameters() if p.ndim >= 2]}], lr=0.1, weight_decay=0.05)",
@@ -368,11 +367,11 @@ def test_ndim_condition_on_parameters(torch_src):
     tool_report(torch_src).assert_ok()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "silent crash: by_name = {n: p for n, p in net.named_parameters()} becomes {p.name: p ...} "
-    "(MindSpore names) but the lookups by_name['ln.weight'] / by_name['emb.weight'] keep torch "
-    "names; MindSpore raises KeyError: 'ln.weight' at construction, no finding (should become "
-    "'ln.gamma' / 'emb.embedding_table' or be flagged MSM201)"))
+# Regression test (fixed in the tool), was: silent crash: by_name = {n: p for n, p in
+# net.named_parameters()} becomes {p.name: p ...} (MindSpore names) but the lookups
+# by_name['ln.weight'] / by_name['emb.weight'] keep torch names; MindSpore raises KeyError:
+# 'ln.weight' at construction, no finding (should become 'ln.gamma' / 'emb.embedding_table' or
+# be flagged MSM201)
 def test_name_dict_lookup():
     report = tool_report("import torch\n"
                          "by_name = {n: p for n, p in net.named_parameters()}\n"
@@ -490,22 +489,22 @@ ADD_PARAM_GROUP_PARAMETERS = {
 }
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "silent crash: add_param_group is folded into the constructor, but the folded group's "
-    "parameter selection (net.fc.parameters(), list(net.fc.parameters()) in a variable, a "
-    "named_parameters() comprehension) is not converted; MindSpore raises AttributeError "
-    "(Cell has no 'parameters'/'named_parameters') at construction, with no finding"))
+# Regression test (fixed in the tool), was: silent crash: add_param_group is folded into the
+# constructor, but the folded group's parameter selection (net.fc.parameters(),
+# list(net.fc.parameters()) in a variable, a named_parameters() comprehension) is not converted;
+# MindSpore raises AttributeError (Cell has no 'parameters'/'named_parameters') at construction,
+# with no finding
 @pytest.mark.parametrize("torch_src", ADD_PARAM_GROUP_PARAMETERS.values(),
                          ids=ADD_PARAM_GROUP_PARAMETERS.keys())
 def test_add_param_group_folded_with_parameters(torch_src):
     tool_report(torch_src).assert_ok()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "silent: a torch group {'params': itertools.chain(net.conv.parameters(), net.bn.parameters())} "
-    "is kept with an iterator as 'params'; MindSpore consumes it while checking the group and "
-    "builds an optimizer holding NO parameters (torch trains conv and bn; max |diff| 0.649 after "
-    "5 SGD steps). Needs list(...) around the iterator."))
+# Regression test (fixed in the tool), was: silent: a torch group {'params':
+# itertools.chain(net.conv.parameters(), net.bn.parameters())} is kept with an iterator as
+# 'params'; MindSpore consumes it while checking the group and builds an optimizer holding NO
+# parameters (torch trains conv and bn; max |diff| 0.649 after 5 SGD steps). Needs list(...)
+# around the iterator.
 def test_iterator_inside_a_group():
     tool_report("import itertools\nimport torch\n"
                 "optimizer = torch.optim.SGD([{'params': itertools.chain(net.conv.parameters(), "
