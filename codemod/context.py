@@ -9,7 +9,6 @@ from typing import Dict, Iterator, List, Optional, Set, Tuple
 import libcst as cst
 from libcst.metadata import (
     MetadataWrapper,
-    ParentNodeProvider,
     PositionProvider,
     QualifiedNameSource,
     ScopeProvider,
@@ -30,6 +29,18 @@ class _Index(cst.CSTVisitor):
         self.names: Set[str] = set()
         self.torch_roots: Set[str] = set()  # names bound by `import torch...` / `from torch...`
         self._inner: Set[cst.CSTNode] = set()
+        self.parents: Dict[cst.CSTNode, cst.CSTNode] = {}
+        self._stack: List[cst.CSTNode] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if self._stack:
+            self.parents[node] = self._stack[-1]
+        self._stack.append(node)
+        return super().on_visit(node)
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        super().on_leave(original_node)
+        self._stack.pop()
 
     def visit_Import(self, node: cst.Import) -> bool:
         for alias in node.names:
@@ -71,11 +82,13 @@ class FileContext:
         self.path = path
         self.wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
         self.module = self.wrapper.module
-        self.positions = self.wrapper.resolve(PositionProvider)
-        self.parents = self.wrapper.resolve(ParentNodeProvider)
-        self.scopes = self.wrapper.resolve(ScopeProvider)
+        # one batched traversal for the batchable providers, one for positions
+        resolved = self.wrapper.resolve_many([PositionProvider, ScopeProvider])
+        self.positions = resolved[PositionProvider]
+        self.scopes = resolved[ScopeProvider]
         index = _Index()
         self.module.visit(index)
+        self.parents = index.parents
         self.calls = index.calls
         self.references = index.references
         self.names_in_use = index.names
