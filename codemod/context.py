@@ -149,6 +149,28 @@ class FileContext:
                 return parent
         return node
 
+    def uses_of(self, target: cst.BaseExpression) -> Iterator[cst.CSTNode]:
+        """The reads of what an assignment target binds: for a name, its scope references; for
+        an attribute target (`self.optimizer = ...`, which has no scope entry), the same chain
+        wherever it appears."""
+        if isinstance(target, cst.Name):
+            scope = self.scope(target)
+            if scope is None:
+                return
+            for assignment in scope.assignments[target.value]:
+                if getattr(assignment, "node", None) is target:
+                    for access in assignment.references:
+                        yield access.node
+        elif isinstance(target, cst.Attribute):
+            text = self.code(target)
+            for reference in self.references:
+                node = reference
+                while isinstance(node, cst.Attribute):
+                    if node.value is not target and self.code(node.value) == text:
+                        yield node.value
+                        break
+                    node = node.value
+
     def start(self, node: cst.CSTNode):
         return self.positions[node].start
 

@@ -7,7 +7,7 @@ When it cannot be told statically the answer is UNKNOWN and the rule flags inste
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator, Optional
+from typing import TYPE_CHECKING, Optional
 
 import libcst as cst
 from libcst.metadata import Assignment
@@ -27,13 +27,13 @@ _CHAINS = {"itertools.chain", "itertools.chain.from_iterable"}
 def classify(ctx: "FileContext", node: cst.BaseExpression, depth: int = 0) -> str:
     if depth > 6:
         return UNKNOWN
-    if isinstance(node, (cst.Dict,)) or _is_dict_call(node):
+    if isinstance(node, (cst.Dict,)) or is_dict_call(node):
         return GROUPS  # a single group dict where a list was expected; still groups
     if isinstance(node, (cst.List, cst.Tuple)):
         kinds = {_element_kind(ctx, e, depth) for e in node.elements}
         return kinds.pop() if len(kinds) == 1 else UNKNOWN
     if isinstance(node, (cst.ListComp, cst.GeneratorExp)):
-        return GROUPS if isinstance(node.elt, cst.Dict) or _is_dict_call(node.elt) else TENSORS
+        return GROUPS if isinstance(node.elt, cst.Dict) or is_dict_call(node.elt) else TENSORS
     if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add):
         left, right = classify(ctx, node.left, depth + 1), classify(ctx, node.right, depth + 1)
         return left if left == right else UNKNOWN
@@ -59,7 +59,7 @@ def _element_kind(ctx: "FileContext", element: cst.BaseElement, depth: int) -> s
     if isinstance(element, cst.StarredElement):
         return UNKNOWN
     value = element.value
-    if isinstance(value, cst.Dict) or _is_dict_call(value):
+    if isinstance(value, cst.Dict) or is_dict_call(value):
         return GROUPS
     if isinstance(value, cst.Name):
         kind = _classify_name(ctx, value, depth)
@@ -68,7 +68,7 @@ def _element_kind(ctx: "FileContext", element: cst.BaseElement, depth: int) -> s
     return UNKNOWN
 
 
-def _is_dict_call(node: cst.BaseExpression) -> bool:
+def is_dict_call(node: cst.BaseExpression) -> bool:
     return isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "dict"
 
 
@@ -176,7 +176,7 @@ def group_dicts(ctx: "FileContext", node: cst.BaseExpression) -> "tuple[list, bo
 def _collect_groups(ctx: "FileContext", node: cst.BaseExpression, found: list, depth: int) -> bool:
     if depth > 4:
         return False
-    if isinstance(node, cst.Dict) or _is_dict_call(node):
+    if isinstance(node, cst.Dict) or is_dict_call(node):
         found.append(node)
         return True
     if isinstance(node, (cst.List, cst.Tuple)):

@@ -246,7 +246,7 @@ def _epochs(ctx: FileContext, loop: cst.For) -> cst.BaseExpression:
         if len(args) == 2:
             start, stop = args
             if (isinstance(stop, cst.BinaryOperation) and isinstance(stop.operator, cst.Add)
-                    and syntax.literal_value(stop.right) is not syntax._MISSING
+                    and syntax.literal_value(stop.right) is not syntax.MISSING
                     and syntax.same_value(syntax.literal_value(stop.right), syntax.literal_value(start))):
                 return stop.left
             if syntax.literal_value(start) == 0:

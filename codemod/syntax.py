@@ -7,30 +7,39 @@ from typing import Optional, Union
 import libcst as cst
 
 Number = Union[int, float]
-_MISSING = object()
+MISSING = object()
 
 
 def literal_value(node: cst.BaseExpression):
-    """The Python value of a literal number/bool/None/tuple/list, or _MISSING."""
+    """The Python value of a literal number/bool/None/tuple/list, or MISSING."""
     if isinstance(node, cst.Integer) or isinstance(node, cst.Float):
         return node.evaluated_value
     if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
         inner = literal_value(node.expression)
-        return -inner if isinstance(inner, (int, float)) and not isinstance(inner, bool) else _MISSING
+        return -inner if isinstance(inner, (int, float)) and not isinstance(inner, bool) else MISSING
     if isinstance(node, cst.Name) and node.value in ("True", "False", "None"):
         return {"True": True, "False": False, "None": None}[node.value]
     if isinstance(node, cst.SimpleString):
         return node.evaluated_value
     if isinstance(node, (cst.Tuple, cst.List)):
         values = [literal_value(e.value) for e in node.elements if isinstance(e, cst.Element)]
-        if len(values) != len(node.elements) or any(v is _MISSING for v in values):
-            return _MISSING
+        if len(values) != len(node.elements) or any(v is MISSING for v in values):
+            return MISSING
         return values
-    return _MISSING
+    return MISSING
+
+
+def walk(node: cst.CSTNode):
+    """Every node below `node` (itself included), depth first."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(current.children)
 
 
 def is_literal(node: cst.BaseExpression) -> bool:
-    return literal_value(node) is not _MISSING
+    return literal_value(node) is not MISSING
 
 
 def same_value(a, b) -> bool:

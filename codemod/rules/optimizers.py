@@ -256,7 +256,7 @@ class OptimizerConstructor(Rule):
         if not isinstance(target, cst.Name) or not isinstance(block, (cst.Module, cst.IndentedBlock)):
             return
         body = list(block.body)
-        uses = sorted(_uses_of(ctx, target), key=lambda n: (ctx.start(n).line, ctx.start(n).column))
+        uses = sorted(ctx.uses_of(target), key=lambda n: (ctx.start(n).line, ctx.start(n).column))
         position = body.index(statement)
         folded = []
         for use in uses:
@@ -284,14 +284,14 @@ class OptimizerConstructor(Rule):
 
     def _drop(self, ctx: FileContext, call: cst.Call, cls: str, entry: Dict, arg: _Arg) -> None:
         value = syntax.literal_value(arg.value)
-        default = entry["torch_defaults"].get(arg.torch_name, syntax._MISSING)
-        if value is not syntax._MISSING and syntax.same_value(value, default):
+        default = entry["torch_defaults"].get(arg.torch_name, syntax.MISSING)
+        if value is not syntax.MISSING and syntax.same_value(value, default):
             return  # a literal default changes nothing
         code = ctx.code(arg.value)
         supported_by = entry["unsupported"].get(arg.torch_name)
         if arg.torch_name in PERFORMANCE_ONLY:
             severity, effect = INFO, "it only affects speed"
-        elif value is syntax._MISSING:
+        elif value is syntax.MISSING:
             severity, effect = WARNING, "if it is not the default, training will differ"
         else:
             severity, effect = ERROR, "training will differ"
@@ -312,7 +312,7 @@ class OptimizerConstructor(Rule):
             if torch_name not in bound:
                 continue
             value = syntax.literal_value(bound[torch_name].value)
-            if value is syntax._MISSING or not syntax.same_value(value, entry["torch_defaults"][torch_name]):
+            if value is syntax.MISSING or not syntax.same_value(value, entry["torch_defaults"][torch_name]):
                 ctx.report(
                     INEXACT, bound[torch_name].value,
                     f"{torch_name}={ctx.code(bound[torch_name].value)}: {why}{hint}", url=entry["url"],
@@ -325,7 +325,7 @@ class OptimizerConstructor(Rule):
             value = syntax.literal_value(bound["weight_decay"].value)
         else:
             value = entry["torch_defaults"]["weight_decay"]
-        if value is not syntax._MISSING and syntax.same_value(value, 0):
+        if value is not syntax.MISSING and syntax.same_value(value, 0):
             return
         params_value = call.args[plan.params_index].value
         kind = site.kind
@@ -350,7 +350,7 @@ class OptimizerConstructor(Rule):
             if isinstance(parent, cst.Assign) and len(parent.targets) == 1:
                 targets.append(parent.targets[0].target)
         for target in targets:
-            for use in _uses_of(ctx, target):
+            for use in ctx.uses_of(target):
                 attribute = ctx.parent(use)
                 if isinstance(attribute, cst.Attribute) and attribute.value is use:
                     why = TORCH_METHODS.get(attribute.attr.value)
@@ -370,8 +370,8 @@ GROUP_KEYS = ("params", "lr", "weight_decay", "grad_centralization", "order_para
 
 def _same_expression(ctx: FileContext, a: cst.BaseExpression, b: cst.BaseExpression) -> bool:
     left, right = syntax.literal_value(a), syntax.literal_value(b)
-    if left is not syntax._MISSING or right is not syntax._MISSING:
-        return left is not syntax._MISSING and right is not syntax._MISSING and syntax.same_value(left, right)
+    if left is not syntax.MISSING or right is not syntax.MISSING:
+        return left is not syntax.MISSING and right is not syntax.MISSING and syntax.same_value(left, right)
     return isinstance(a, (cst.Name, cst.Attribute)) and a.deep_equals(b)
 
 
@@ -384,27 +384,6 @@ def _added_group(ctx: FileContext, use: cst.CSTNode) -> Optional[cst.Call]:
             if isinstance(expr, cst.Expr):
                 return call
     return None
-
-
-def _uses_of(ctx: FileContext, target: cst.BaseExpression):
-    if isinstance(target, cst.Name):
-        scope = ctx.scope(target)
-        if scope is None:
-            return
-        for assignment in scope.assignments[target.value]:
-            if getattr(assignment, "node", None) is target:
-                for access in assignment.references:
-                    yield access.node
-    elif isinstance(target, cst.Attribute):
-        # `self.optimizer = ...`: attribute targets have no scope entry; match the same chain.
-        text = ctx.code(target)
-        for reference in ctx.references:
-            node = reference
-            while isinstance(node, cst.Attribute):
-                if node.value is not target and ctx.code(node.value) == text:
-                    yield node.value
-                    break
-                node = node.value
 
 
 def _rename_hint(entry: Dict) -> str:

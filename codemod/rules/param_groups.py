@@ -29,7 +29,7 @@ use of param_groups is flagged (MSM303), as is an add_param_group that could not
 
 from __future__ import annotations
 
-from typing import Iterator, List, Optional
+from typing import Optional
 
 import libcst as cst
 
@@ -38,7 +38,7 @@ from codemod import syntax
 from codemod.context import FileContext
 from codemod.findings import ERROR, WARNING, Check
 from codemod.rules.base import Rule
-from codemod.rules.optimizers import GROUP_KEYS, OptimizerSite, _uses_of
+from codemod.rules.optimizers import GROUP_KEYS, OptimizerSite
 
 GROUPS_URL = "https://www.mindspore.cn/docs/en/r2.10.0/api_python/nn/mindspore.nn.Optimizer.html"
 
@@ -103,7 +103,7 @@ class ParamGroups(Rule):
         folded = ctx.shared.get("folded", set())
         fixed_lr = _one_fixed_lr(site)
         group_count = _group_count(site)
-        for use in _uses_of(ctx, site.target):
+        for use in ctx.uses_of(site.target):
             attribute = ctx.parent(use)
             if not (isinstance(attribute, cst.Attribute) and attribute.value is use):
                 continue
@@ -231,14 +231,7 @@ def _loop_lr_write(loop: cst.For) -> Optional[cst.BaseExpression]:
     key = target.slice[0].slice
     if not (isinstance(key, cst.Index) and isinstance(key.value, cst.SimpleString) and key.value.evaluated_value == "lr"):
         return None
-    if any(isinstance(n, cst.Name) and n.value == loop.target.value for n in _walk(assign.value)):
+    if any(isinstance(n, cst.Name) and n.value == loop.target.value for n in syntax.walk(assign.value)):
         return None
     return assign.value
 
-
-def _walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(current.children)

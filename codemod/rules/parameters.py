@@ -36,7 +36,7 @@ statistics.
 from __future__ import annotations
 
 import re
-from typing import Dict, List, Optional, Set, Tuple
+from typing import List, Optional, Set, Tuple
 
 import libcst as cst
 from libcst.metadata import Assignment
@@ -97,7 +97,7 @@ class ParameterSelection(Rule):
             return  # its loop or comprehension is converted as a whole (_named)
         self.done.add(node)
         ctx = self.ctx
-        if isinstance(node, cst.Dict) or P._is_dict_call(node):
+        if isinstance(node, cst.Dict) or P.is_dict_call(node):
             for _, key, value in P.group_keys(node):
                 if key == "params":
                     self._feed(value, depth + 1)
@@ -463,12 +463,7 @@ def _dot_name(var: str) -> cst.BaseExpression:
 
 
 def _strings(node: cst.CSTNode):
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, cst.SimpleString):
-            yield current
-        stack.extend(current.children)
+    return (n for n in syntax.walk(node) if isinstance(n, cst.SimpleString))
 
 
 def _names(node: cst.CSTNode):
@@ -485,7 +480,7 @@ def _names(node: cst.CSTNode):
 
 def _collects(body: cst.BaseSuite) -> bool:
     """Does the loop body append parameters to lists (an optimizer selection)?"""
-    for node in _walk(body):
+    for node in syntax.walk(body):
         if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in ("append", "extend"):
             return True
         if isinstance(node, cst.AugAssign) and isinstance(node.operator, cst.AddAssign):
@@ -494,7 +489,7 @@ def _collects(body: cst.BaseSuite) -> bool:
 
 
 def _freezes(body: cst.BaseSuite, var: str) -> bool:
-    for node in _walk(body):
+    for node in syntax.walk(body):
         if isinstance(node, cst.AssignTarget):
             target = node.target
             if isinstance(target, cst.Attribute) and target.attr.value == "requires_grad" and _is_name(target.value, var):
@@ -503,14 +498,6 @@ def _freezes(body: cst.BaseSuite, var: str) -> bool:
             if node.func.attr.value == "requires_grad_" and _is_name(node.func.value, var):
                 return True
     return False
-
-
-def _walk(node: cst.CSTNode):
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(current.children)
 
 
 def _appended(statement: cst.CSTNode, param: str) -> Optional[str]:

@@ -44,7 +44,7 @@ from codemod import schedules, stepping, syntax, tables
 from codemod.context import FileContext
 from codemod.findings import ERROR, WARNING, Check
 from codemod.rules.base import Rule
-from codemod.rules.optimizers import OptimizerSite, _uses_of
+from codemod.rules.optimizers import OptimizerSite
 
 DYNAMIC_LR = "https://www.mindspore.cn/docs/en/r2.10.0/api_python/mindspore.nn.html#dynamic-learning-rate"
 
@@ -325,7 +325,7 @@ def _site_of(ctx: FileContext, optimizer: cst.Name, sites: List[OptimizerSite]) 
 
 def _scheduler_uses(ctx: FileContext, scheduler: cst.Name):
     steps, last_lr, others = [], [], []
-    for use in _uses_of(ctx, scheduler):
+    for use in ctx.uses_of(scheduler):
         attribute = ctx.parent(use)
         call = ctx.parent(attribute) if isinstance(attribute, cst.Attribute) else None
         called = isinstance(call, cst.Call) and call.func is attribute
@@ -415,7 +415,7 @@ def _top_statement(ctx: FileContext, node: cst.CSTNode, block) -> Optional[cst.C
 def _check_unused_between(ctx, optimizer: cst.Name, block, start: int, end: int, removed) -> None:
     body = list(block.body)
     between = body[start + 1:end + 1]
-    for use in _uses_of(ctx, optimizer):
+    for use in ctx.uses_of(optimizer):
         top = _top_statement(ctx, use, block)
         if top is not None and top in between and top not in removed:
             raise schedules.Unsupported(f"{optimizer.value} is used before the data its schedule needs "
