@@ -49,6 +49,10 @@ def classify(ctx: "FileContext", node: cst.BaseExpression, depth: int = 0) -> st
         if name in _CHAINS:
             kinds = {classify(ctx, a.value, depth + 1) for a in node.args}
             return TENSORS if kinds == {TENSORS} else UNKNOWN
+        returned = helper_returns(ctx, node)
+        if returned:
+            kinds = {classify(ctx, r, depth + 1) for r in returned}
+            return kinds.pop() if len(kinds) == 1 else UNKNOWN
         return UNKNOWN
     if isinstance(node, cst.Name):
         return _classify_name(ctx, node, depth)
@@ -173,12 +177,41 @@ def group_dicts(ctx: "FileContext", node: cst.BaseExpression) -> "tuple[list, bo
     return found, complete and bool(found)
 
 
+def helper_returns(ctx: "FileContext", call: cst.Call) -> list:
+    """What a function of this file returns, for `params=get_groups(model)`: the expressions of
+    its return statements (not of nested functions); empty when it is not such a function."""
+    if not isinstance(call.func, cst.Name):
+        return []
+    assignment = single_assignment(ctx, call.func)
+    function = assignment.node if assignment is not None else None
+    if not isinstance(function, cst.FunctionDef):
+        return []
+    values = []
+    stack = list(function.body.children)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        if isinstance(node, cst.Return):
+            if node.value is None:
+                return []
+            values.append(node.value)
+        stack.extend(node.children)
+    return values
+
+
 def _collect_groups(ctx: "FileContext", node: cst.BaseExpression, found: list, depth: int) -> bool:
     if depth > 4:
         return False
     if isinstance(node, cst.Dict) or is_dict_call(node):
         found.append(node)
         return True
+    if isinstance(node, cst.Call):
+        returned = helper_returns(ctx, node)
+        ok = bool(returned)
+        for value in returned:
+            ok = _collect_groups(ctx, value, found, depth + 1) and ok
+        return ok
     if isinstance(node, (cst.List, cst.Tuple)):
         ok = True
         for element in node.elements:

@@ -117,6 +117,9 @@ class ParameterSelection(Rule):
                 return
             for arg in node.args:
                 self._feed(arg.value, depth + 1)
+            for returned in P.helper_returns(ctx, node):  # params=get_groups(model)
+                self.optimizer_scopes.add(ctx.scope(returned))  # its selections feed an optimizer
+                self._feed(returned, depth + 1)
         elif isinstance(node, (cst.ListComp, cst.GeneratorExp)) and _requires_grad_comprehension(node):
             source = node.for_in.iter
             ctx.edits.replace(node, lambda _old, src=source: _trainable(src))
