@@ -138,7 +138,7 @@ class ImportPlanner:
                 continue
             node = assignment.node
             alias = _alias_for(node, assignment.name)
-            if alias is None or not _is_torch_optim_alias(node, alias):
+            if alias is None or not (_is_torch_optim_alias(node, alias) or _is_factory_alias(node, alias)):
                 continue
             refs = [access.node for access in assignment.references]
             if refs and all(ref in self.ctx.consumed for ref in refs):
@@ -179,6 +179,17 @@ def _is_torch_optim_alias(node: cst.CSTNode, alias: cst.ImportAlias) -> bool:
         return False
     module = cst.helpers.get_full_name_for_node(node.module) or ""
     return _under_optim(f"{module}.{alias.evaluated_name}")
+
+
+def _is_factory_alias(node: cst.CSTNode, alias: cst.ImportAlias) -> bool:
+    """`from transformers import get_linear_schedule_with_warmup`: a scheduler factory the
+    scheduler rule replaces (removed only once every use of it was)."""
+    if not isinstance(node, cst.ImportFrom) or node.relative or node.module is None:
+        return False
+    from codemod import tables
+
+    module = cst.helpers.get_full_name_for_node(node.module) or ""
+    return f"{module}.{alias.evaluated_name}" in tables.load("schedulers")["factories"]
 
 
 def _under_optim(dotted: str) -> bool:

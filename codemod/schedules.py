@@ -28,6 +28,7 @@ class Unsupported(Exception):
 class Timing:
     per_epoch: bool
     total: cst.BaseExpression  # the list's length: optimizer steps in the whole run
+    offset: int  # 1 when the scheduler steps at the start of each epoch
     steps_per_epoch: cst.BaseExpression  # optimizer updates per epoch
     nn: cst.BaseExpression  # mindspore.nn
     math: Callable[[], cst.BaseExpression]  # the math module (imported on first use)
@@ -40,7 +41,7 @@ class Timing:
 
     def t(self) -> cst.BaseExpression:
         if self.per_epoch:
-            return syntax.fill("i // SPE", SPE=self.steps_per_epoch)
+            return syntax.fill("i // SPE + 1" if self.offset else "i // SPE", SPE=self.steps_per_epoch)
         return cst.Name("i")
 
 
@@ -302,6 +303,10 @@ NOT_PRECOMPUTABLE = {
     ),
 }
 
+# Schedulers whose next lr is computed from the current one (not from the base lr): inside a
+# SequentialLR they continue from what the previous child left.
+RELATIVE = {"MultiplicativeLR"}
+
 # Schedulers that also change momentum/beta1 unless cycle_momentum=False.
 MOMENTUM_CYCLING = {"OneCycleLR", "CyclicLR"}
 
@@ -326,7 +331,7 @@ def whole_list(name: str, args: Args, base: Expr, timing: Timing) -> Optional[Ex
     spec = SPECS[name]
     if spec.constant:
         return None
-    if spec.dynamic is not None:
+    if spec.dynamic is not None and not timing.offset:
         return spec.dynamic(args, base, timing)
     return comprehension(element(name, args, base, timing.t(), timing), timing)
 

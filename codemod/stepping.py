@@ -16,7 +16,7 @@ supply.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
 import libcst as cst
@@ -35,11 +35,14 @@ class Stepping:
     epochs: Optional[cst.BaseExpression]  # None: no epoch loop (one pass)
     updates_per_epoch: cst.BaseExpression
     outer: cst.CSTNode  # the statement of the scheduler's function holding the loops
+    offset: int = 0  # 1 when a per-epoch scheduler steps at the start of each epoch
+    assumptions: List[str] = field(default_factory=list)  # what the list assumes (warnings)
 
 
 @dataclass
 class _Update:
     call: cst.Call  # optimizer.step() (or scaler.step(optimizer))
+    site: cst.CSTNode  # where the scheduler's function reaches it: the call itself, or the helper call
     loops: List[cst.For]  # loops around it, outermost first, across the call into a helper
     guards: list  # (if, branch) between the innermost loop and the update
     mapping: dict  # helper parameter name -> argument expression at the call site
@@ -67,6 +70,7 @@ def analyze(ctx: FileContext, step_call: cst.Call, optimizer: cst.Name) -> Stepp
         if s_guards:
             raise Unsupported("scheduler.step() runs under a condition in the epoch loop; supply the "
                               "epochs at which it steps yourself")
+        batch_side = update.site if update.mapping else batch_loop
     else:
         raise Unsupported("cannot tell from the loops how often scheduler.step() runs relative to "
                           "optimizer.step()")
@@ -75,7 +79,38 @@ def analyze(ctx: FileContext, step_call: cst.Call, optimizer: cst.Name) -> Stepp
     updates = _updates_per_epoch(ctx, batch_loop, update)
     epochs = _epochs(ctx, epoch_loop) if epoch_loop is not None else None
     outer = s_loops[0]
-    return Stepping(per_epoch, epochs, updates, ctx.statement_of(outer))
+    result = Stepping(per_epoch, epochs, updates, ctx.statement_of(outer))
+    if per_epoch and _position_in(ctx, step_call, epoch_loop) < _position_in(ctx, batch_side, epoch_loop):
+        result.offset = 1  # torch's epoch e then already runs with the scheduler's count e + 1
+    exit_ = _early_exit(batch_loop)
+    if exit_ is not None:
+        result.assumptions.append(
+            f"the batch loop can leave early (`{ctx.code(exit_).strip()}`): the list assumes every batch "
+            "of every epoch updates the optimizer; if that is not so, shorten steps_per_epoch")
+    return result
+
+
+def _position_in(ctx: FileContext, node: cst.CSTNode, loop: cst.For) -> int:
+    """Index, in the loop's body, of the statement that holds `node`."""
+    child = node
+    for parent in ctx.ancestors(node):
+        if parent is loop.body:
+            return list(loop.body.body).index(child)
+        child = parent
+    return -1
+
+
+def _early_exit(loop: cst.For) -> Optional[cst.CSTNode]:
+    """A break/continue/return of this loop (not of a nested loop or function)."""
+    stack = list(loop.body.children)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.For, cst.While, cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        if isinstance(node, (cst.Break, cst.Continue, cst.Return)):
+            return node
+        stack.extend(node.children)
+    return None
 
 
 def _function_of(ctx: FileContext, node: cst.CSTNode) -> cst.CSTNode:
@@ -119,7 +154,7 @@ def _find_update(ctx: FileContext, optimizer: cst.Name, function: cst.CSTNode) -
     own = [c for c in ctx.calls if _is_step_of(ctx, c, name) and _function_of(ctx, c) is function]
     if len(own) == 1:
         loops, guards = _loops_and_guards(ctx, own[0], function)
-        return _Update(own[0], loops, guards, {})
+        return _Update(own[0], own[0], loops, guards, {})
     if len(own) > 1:
         raise Unsupported(f"{name}.step() is called in several places")
     # mnist: train(args, model, device, train_loader, optimizer, epoch) holds the batch loop
@@ -138,7 +173,7 @@ def _find_update(ctx: FileContext, optimizer: cst.Name, function: cst.CSTNode) -
             raise Unsupported(f"{call.func.value}() does not call {inner[0]}.step() exactly once")
         outer_loops, outer_guards = _loops_and_guards(ctx, call, function)
         inner_loops, inner_guards = _loops_and_guards(ctx, steps[0], helper)
-        return _Update(steps[0], outer_loops + inner_loops, inner_guards if inner_loops else outer_guards, mapping)
+        return _Update(steps[0], call, outer_loops + inner_loops, inner_guards if inner_loops else outer_guards, mapping)
     raise Unsupported(f"no {name}.step() found in the function that steps the scheduler or in a "
                       "function of this file it calls")
 
@@ -191,29 +226,43 @@ def _updates_per_epoch(ctx: FileContext, loop: cst.For, update: _Update) -> cst.
         raise Unsupported("optimizer.step() sits under nested conditions; supply the number of "
                           "optimizer updates per epoch")
     guard, branch = update.guards[0]
-    found = _accumulation(guard.test, _enumerate_index(ctx, loop)) if branch == "body" else None
+    index, start = _enumerate_index(ctx, loop)
+    found = _accumulation(guard.test, index) if branch == "body" else None
     if found is None:
         raise Unsupported(f"optimizer.step() runs under `{ctx.code(guard.test)}`: supply the number of "
                           "optimizer updates per epoch (a gradient-accumulation guard "
                           "`(step + 1) % k == 0` is understood)")
     kind, k = found
     k = _map(k, update.mapping)
-    if kind == "plus_one":
+    first = syntax.literal_value(start) if start is not None else 0
+    # updates = how many counter values in the epoch are multiples of k
+    if kind == "plus_one":  # counter + 1 over [start + 1, start + n]
+        if first == 0:
+            return syntax.fill("len(X) // K", X=source, K=k)
+        return syntax.fill("(S + len(X)) // K - S // K", X=source, K=k, S=start)
+    if first == 0:  # counter over [start, start + n - 1]
+        return syntax.fill("(len(X) + K - 1) // K", X=source, K=k)
+    if first == 1:
         return syntax.fill("len(X) // K", X=source, K=k)
-    return syntax.fill("(len(X) + K - 1) // K", X=source, K=k)
+    return syntax.fill("(S + len(X) - 1) // K - (S - 1) // K", X=source, K=k, S=start)
 
 
 def _map(node: cst.BaseExpression, mapping: dict) -> cst.BaseExpression:
     return syntax.fill_names(node, mapping) if mapping else node
 
 
-def _enumerate_index(ctx: FileContext, loop: cst.For) -> Optional[str]:
+def _enumerate_index(ctx: FileContext, loop: cst.For):
+    """The counter name of `for i, batch in enumerate(loader[, start])` and its start (None: 0)."""
     iterable = loop.iter
     if isinstance(iterable, cst.Call) and (ctx.qualified_name(iterable.func) or syntax.dotted(iterable.func)) == "enumerate":
         target = loop.target
         if isinstance(target, cst.Tuple) and target.elements and isinstance(target.elements[0].value, cst.Name):
-            return target.elements[0].value.value
-    return None
+            start = None
+            for i, arg in enumerate(iterable.args):
+                if (arg.keyword is not None and arg.keyword.value == "start") or (arg.keyword is None and i == 1):
+                    start = arg.value
+            return target.elements[0].value.value, start
+    return None, None
 
 
 def _accumulation(test: cst.BaseExpression, index: Optional[str]):

@@ -158,6 +158,9 @@ class _Fill(cst.CSTTransformer):
         themselves comparisons, boolean operations, conditionals or lambdas."""
         return node.with_changes(lpar=[], rpar=[]) if node in self.wrapped and _binds(node) > 0 else node
 
+    def leave_ListComp(self, original, updated):
+        return updated.with_changes(elt=self._bare(updated.elt))
+
     def leave_IfExp(self, original, updated):
         return updated.with_changes(body=self._loose(updated.body), test=self._loose(updated.test),
                                     orelse=self._loose(updated.orelse))

@@ -11,6 +11,8 @@ After: unchanged, with one finding each (MSM901 scheduler, MSM902 other torch.op
 
 from __future__ import annotations
 
+import libcst as cst
+
 from codemod.context import FileContext
 from codemod.findings import ERROR, MIGRATION_GUIDE, Check
 from codemod.rules.base import Rule
@@ -35,6 +37,16 @@ class Leftovers(Rule):
     checks = (SCHEDULER, OTHER)
 
     def run(self, ctx: FileContext) -> None:
+        for statement in ctx.module.body:
+            for small in getattr(statement, "body", ()) if isinstance(statement, cst.SimpleStatementLine) else ():
+                if (isinstance(small, cst.ImportFrom) and isinstance(small.names, cst.ImportStar)
+                        and small.module is not None and not small.relative
+                        and (cst.helpers.get_full_name_for_node(small.module) or "").startswith("torch.optim")):
+                    ctx.report(
+                        OTHER, small,
+                        f"`{ctx.code(small)}` hides which torch.optim names this file uses, so ms-migrate "
+                        "cannot see them: import the names explicitly and run it again",
+                    )
         for node in ctx.references:
             if node in ctx.handled or not ctx.may_be_torch(node):
                 continue

@@ -56,6 +56,10 @@ MOMENTUM = Check(
     "MSM403", "scheduler-cycles-momentum",
     "The scheduler also cycles momentum, which mindspore.nn optimizers keep fixed.", WARNING, DYNAMIC_LR,
 )
+ASSUMPTION = Check(
+    "MSM404", "scheduler-assumption",
+    "The per-step list rests on an assumption the code does not guarantee.", WARNING, DYNAMIC_LR,
+)
 SCHEDULER_USE = Check(
     "MSM402", "scheduler-use",
     "A use of a converted scheduler that has no MindSpore counterpart.", ERROR, DYNAMIC_LR,
@@ -67,7 +71,7 @@ class Schedulers(Rule):
     name = "lr-scheduler"
     summary = "torch lr schedulers become exact per-step learning-rate lists given to the optimizer."
     url = DYNAMIC_LR
-    checks = (NOT_CONVERTED, SCHEDULER_USE, MOMENTUM)
+    checks = (NOT_CONVERTED, SCHEDULER_USE, MOMENTUM, ASSUMPTION)
 
     def run(self, ctx: FileContext) -> None:
         self.ctx = ctx
@@ -78,6 +82,12 @@ class Schedulers(Rule):
             if name in COMPOSITES:
                 for child in _child_calls(ctx, call, name):
                     self.children[child] = call
+        self.per_optimizer: Dict[object, int] = {}  # optimizer binding -> schedulers built on it
+        for call, (name, entry) in found:
+            if call not in self.children:
+                key = _binding(ctx, _optimizer_arg(call, name, entry))
+                if key is not None:
+                    self.per_optimizer[key] = self.per_optimizer.get(key, 0) + 1
         for call, (name, entry) in found:
             if call in self.children:
                 ctx.handled.add(call.func)
@@ -103,6 +113,9 @@ class Schedulers(Rule):
         else:
             args, optimizer, kind = _bind(call, entry)
         site = _site_of(ctx, optimizer, sites)
+        if self.per_optimizer.get(_binding(ctx, optimizer), 0) > 1:
+            raise schedules.Unsupported(f"several schedulers drive {optimizer.value}; combine them into "
+                                        "one (SequentialLR or ChainedScheduler) or build the list by hand")
         statement = ctx.statement_of(call)
         assign = ctx.parent(call)
         if not (isinstance(assign, cst.Assign) and len(assign.targets) == 1
@@ -140,7 +153,7 @@ class Schedulers(Rule):
             return cst.Name(variable)
 
         timing = schedules.Timing(
-            per_epoch=timing_info.per_epoch, total=total, steps_per_epoch=spe,
+            per_epoch=timing_info.per_epoch, total=total, offset=timing_info.offset, steps_per_epoch=spe,
             nn=ctx.imports.ref("mindspore", "nn"), math=lambda: ctx.imports.module("math"), let=let,
         )
         build = self._builder(call, name, kind, args, optimizer)
@@ -160,7 +173,8 @@ class Schedulers(Rule):
         statements[0] = statements[0].with_changes(leading_lines=[cst.EmptyLine(
             indent=True, comment=cst.Comment(f"# ms-migrate: {name} stepped {how}, as a per-step learning-rate list"))])
 
-        needed = _needed_position(ctx, block, position, [timing_info.updates_per_epoch, timing_info.epochs, base, *args.values(), *group_lrs])
+        needed = _needed_position(ctx, block, position, [timing_info.updates_per_epoch, timing_info.epochs, base, *args.values(), *group_lrs],
+                                  ignore={optimizer.value})
         opt_index = block.body.index(opt_statement)
         if top is None:
             pass  # a constant schedule: nothing to build, the optimizer keeps its lr
@@ -206,6 +220,8 @@ class Schedulers(Rule):
             ctx.report(SCHEDULER_USE, use, f"{ctx.code(use)}: the scheduler is now the optimizer's "
                        "learning_rate list; to resume, save and restore the optimizer itself "
                        "(mindspore.save_checkpoint(optimizer, path) keeps global_step)")
+        for assumption in timing_info.assumptions:
+            ctx.report(ASSUMPTION, site.call, f"{name}: {assumption}")
         site.scheduled = top is not None
         ctx.consume(call.func)
         ctx.convert(self.code)
@@ -221,6 +237,9 @@ class Schedulers(Rule):
                 child_name, child_entry = child_kind
                 if child_name in COMPOSITES or child_name in schedules.NOT_PRECOMPUTABLE:
                     raise schedules.Unsupported(f"its child {child_name} cannot be composed")
+                if name == "SequentialLR" and child_name in schedules.RELATIVE:
+                    raise schedules.Unsupported(f"its child {child_name} continues from the lr the previous "
+                                                "child left, which has no closed form here; build the list by hand")
                 child_args, child_optimizer, _ = _bind(child, child_entry)
                 if child_optimizer.value != optimizer.value:
                     raise schedules.Unsupported("its schedulers wrap different optimizers")
@@ -235,6 +254,26 @@ class Schedulers(Rule):
 
 
 COMPOSITES = ("SequentialLR", "ChainedScheduler")
+
+
+def _binding(ctx: FileContext, name: Optional[cst.Name]):
+    """What a name refers to here (its one assignment), to tell same-named optimizers apart."""
+    if name is None:
+        return None
+    assignment = P.single_assignment(ctx, name)
+    return assignment if assignment is not None else (id(ctx.scope(name)), name.value)
+
+
+def _optimizer_arg(call: cst.Call, name: str, entry: Dict) -> Optional[cst.Name]:
+    """The optimizer a scheduler construction wraps, when it is a plain name."""
+    try:
+        if name == "ChainedScheduler":
+            _, optimizer, _ = _bind_chained(call)
+        else:
+            _, optimizer, _ = _bind(call, entry)
+    except schedules.Unsupported:
+        return None
+    return optimizer if isinstance(optimizer, cst.Name) else None
 
 
 def _child_calls(ctx: FileContext, call: cst.Call, name: str) -> List[cst.Call]:
@@ -382,12 +421,13 @@ def _names(nodes, bound=frozenset()) -> List[str]:
     return out
 
 
-def _needed_position(ctx: FileContext, block, loop_position: int, nodes) -> int:
-    """Index in `block` of the last statement binding a name the lists need (-1: none)."""
+def _needed_position(ctx: FileContext, block, loop_position: int, nodes, ignore=()) -> int:
+    """Index in `block` of the last statement binding a name the lists need (-1: none). The
+    optimizer's own name (inline children of SequentialLR mention it) is not needed."""
     scope = ctx.scope(block.body[loop_position])
     body = list(block.body)
     needed = -1
-    for name in set(_names(nodes)):
+    for name in set(_names(nodes)) - set(ignore):
         if scope is None:
             break
         for assignment in scope[name]:
