@@ -300,3 +300,51 @@ def test_real_process_exit_codes(tmp_path):
     assert again.returncode == 0, again.stdout
     usage = subprocess.run([sys.executable, "-m", "codemod", "--bogus", str(tmp_path)], capture_output=True)
     assert usage.returncode == 2
+
+
+def test_quiet_drops_the_summary_table(tree):
+    (tree / "pkg" / "nadam.py").write_bytes(FLAGGED)
+    loud = run(["--check", "pkg"])
+    quiet = run(["--check", "-q", "pkg"])
+    assert "files scanned" in loud.output and "files scanned" not in quiet.output
+    assert "MSM102" in quiet.output
+
+
+def test_diff_is_coloured_on_a_terminal():
+    import io
+
+    from codemod import report
+
+    out = io.StringIO()
+    report.write_diff("--- a/t.py\n+++ b/t.py\n@@ -1 +1 @@\n-old\n+new\n", out, color=True)
+    coloured = out.getvalue()
+    assert "\x1b[" in coloured and "+new" in coloured and "-old" in coloured
+    plain = io.StringIO()
+    report.write_diff("-old\n+new\n", plain, color=False)
+    assert plain.getvalue() == "-old\n+new\n"
+
+
+def test_progress_bar_on_a_terminal_stderr(tmp_path, monkeypatch):
+    """Long runs show a rich progress bar on stderr when it is a terminal, never otherwise."""
+    import io
+
+    from codemod import cli
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    files = []
+    for i in range(60):
+        path = tmp_path / f"t{i}.py"
+        path.write_bytes(TORCH)
+        files.append(path)
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    results = cli._migrate_all(files, lambda f: None, annotate=False, jobs=1)
+    assert len(results) == 60
+    assert "migrating" in terminal.getvalue()
+    pipe = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", pipe)
+    cli._migrate_all(files, lambda f: None, annotate=False, jobs=1)
+    assert pipe.getvalue() == ""
