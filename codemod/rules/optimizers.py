@@ -110,8 +110,7 @@ class _Plan:
     """What to emit, computed from the original call; rendered against the updated one."""
 
     params_index: Optional[int]
-    params_keyword: bool
-    wrap_group: bool
+    wrap_group: bool = False
     args: List[Tuple[str, Any]] = field(default_factory=list)  # (ms name, source)
     keep: List[int] = field(default_factory=list)  # hidden *args/**kwargs kept as they are
     extra_groups: List[cst.BaseExpression] = field(default_factory=list)  # folded add_param_group
@@ -154,41 +153,62 @@ class OptimizerConstructor(Rule):
 
     # ---- conversion -----------------------------------------------------------------------
     def _convert(self, ctx: FileContext, call: cst.Call, cls: str, entry: Dict) -> OptimizerSite:
-        target = f"nn.{entry['target']}"
         bound, hidden, problems = _bind(call, entry)
-        for index, node, message in problems:
+        self._report_binding(ctx, call, cls, entry, hidden, problems)
+        plan = _Plan(
+            params_index=bound["params"].index if "params" in bound else None,
+            keep=sorted([i for i, _ in hidden] + [i for i, _, _ in problems]),
+        )
+        site = self._site(ctx, call, cls, entry, bound, hidden, plan)
+        self._plan_arguments(ctx, call, cls, entry, bound, bool(hidden), plan)
+        self._exactness(ctx, call, cls, entry, bound)
+        self._weight_decay(ctx, call, entry, bound, plan, site)
+        nn = ctx.imports.ref("mindspore", "nn")
+        func = cst.Attribute(value=nn, attr=cst.Name(entry["target"]))
+        ctx.edits.replace(call, lambda updated: _render(updated, func, plan, ctx.edits))
+        ctx.consume(call.func)
+        ctx.handled.add(call.func)
+        ctx.convert(self.code)
+        return site
+
+    def _report_binding(self, ctx: FileContext, call: cst.Call, cls: str, entry: Dict, hidden, problems) -> None:
+        for _, node, message in problems:
             ctx.report(UNKNOWN_ARG, node, f"torch.optim.{cls} {message}; it was kept as it is", url=entry["url"])
         if hidden:
             ctx.report(
                 HIDDEN, call,
                 f"arguments passed through {' and '.join(star.kind for _, star in hidden)} to "
-                f"torch.optim.{cls} cannot be seen: rename them for {target} by hand "
+                f"torch.optim.{cls} cannot be seen: rename them for nn.{entry['target']} by hand "
                 f"(lr -> learning_rate{_rename_hint(entry)})",
                 url=entry["url"],
             )
-        plan = _Plan(
-            params_index=bound["params"].index if "params" in bound else None,
-            params_keyword=bool("params" in bound and call.args[bound["params"].index].keyword),
-            wrap_group=False,
-            keep=sorted([i for i, _ in hidden] + [i for i, _, _ in problems]),
-        )
+
+    def _site(self, ctx: FileContext, call: cst.Call, cls: str, entry: Dict, bound, hidden, plan: _Plan) -> OptimizerSite:
+        """What later rules need to know; also hoists shared group keys and folds add_param_group."""
         site = OptimizerSite(call, cls, entry, bound["params"].value if "params" in bound else None)
         site.lr = bound["lr"].value if "lr" in bound else None
         site.hidden = bool(hidden)
         parent = ctx.parent(call)
         if isinstance(parent, cst.Assign) and len(parent.targets) == 1:
             site.target = parent.targets[0].target
-        if site.params is not None:
-            site.kind = P.classify(ctx, site.params)
-            plan.groups_literal = isinstance(site.params, cst.List) and site.kind == P.GROUPS
-            plan.params_groups = site.kind == P.GROUPS
-            if site.kind == P.GROUPS:
-                site.groups, complete = P.group_dicts(ctx, site.params)
-                if complete:
-                    self._hoist(ctx, site, bound)
-                else:
-                    site.groups = []
-            self._fold_added_groups(ctx, site, plan)
+        if site.params is None:
+            return site
+        site.kind = P.classify(ctx, site.params)
+        plan.groups_literal = isinstance(site.params, cst.List) and site.kind == P.GROUPS
+        plan.params_groups = site.kind == P.GROUPS
+        plan.params_iterator = P.is_iterator(ctx, site.params)
+        if site.kind == P.GROUPS:
+            site.groups, complete = P.group_dicts(ctx, site.params)
+            if complete:
+                self._hoist(ctx, site, bound)
+            else:
+                site.groups = []
+        self._fold_added_groups(ctx, site, plan)
+        return site
+
+    def _plan_arguments(self, ctx: FileContext, call: cst.Call, cls: str, entry: Dict, bound, hidden: bool, plan: _Plan) -> None:
+        """Every visible argument renamed, split, made float or dropped; then the torch defaults
+        MindSpore does not share, written out; then fixed extras (SparseAdam's use_lazy)."""
         floats = set(entry.get("floats", []))
         for torch_name, arg in sorted(bound.items(), key=lambda kv: (kv[1].index is None, kv[1].index or 0)):
             if torch_name == "params":
@@ -202,30 +222,18 @@ class OptimizerConstructor(Rule):
             else:
                 plan.args.append((mapped, ("arg", arg.ref, mapped in floats)))
         for torch_name, mapped in entry["arguments"].items():
-            if torch_name in bound:
+            if torch_name in bound or hidden:  # with hidden arguments a default may be among them
                 continue
             default = entry["torch_defaults"][torch_name]
             names = mapped if isinstance(mapped, list) else [mapped]
             values = default if isinstance(mapped, list) else [default]
             for ms_name, value in zip(names, values):
                 if not syntax.same_value(value, entry["ms_defaults"][ms_name]):
-                    if hidden:  # the value may be among the hidden arguments
-                        continue
                     if ms_name in floats and isinstance(value, int):
                         value = float(value)
                     plan.args.append((ms_name, ("value", value)))
         for ms_name, value in entry.get("extra", {}).items():
             plan.args.append((ms_name, ("value", value)))
-        self._exactness(ctx, call, cls, entry, bound)
-        self._weight_decay(ctx, call, cls, entry, bound, plan, site)
-        nn = ctx.imports.ref("mindspore", "nn")
-        func = cst.Attribute(value=nn, attr=cst.Name(entry["target"]))
-        plan.params_iterator = site.params is not None and P.is_iterator(ctx, site.params)
-        ctx.edits.replace(call, lambda updated: _render(updated, func, plan, ctx.edits))
-        ctx.consume(call.func)
-        ctx.handled.add(call.func)
-        ctx.convert(self.code)
-        return site
 
     # ---- parameter groups -------------------------------------------------------------------
     def _hoist(self, ctx: FileContext, site: OptimizerSite, bound: Dict[str, "_Arg"]) -> None:
@@ -318,7 +326,7 @@ class OptimizerConstructor(Rule):
                     f"{torch_name}={ctx.code(bound[torch_name].value)}: {why}{hint}", url=entry["url"],
                 )
 
-    def _weight_decay(self, ctx: FileContext, call: cst.Call, cls: str, entry: Dict, bound: Dict[str, _Arg], plan: _Plan, site: OptimizerSite) -> None:
+    def _weight_decay(self, ctx: FileContext, call: cst.Call, entry: Dict, bound: Dict[str, _Arg], plan: _Plan, site: OptimizerSite) -> None:
         if "weight_decay" not in entry["arguments"] or plan.params_index is None or plan.extra_groups:
             return
         if "weight_decay" in bound:
