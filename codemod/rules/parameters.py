@@ -35,12 +35,12 @@ statistics.
 
 from __future__ import annotations
 
-import re
-from typing import List, Optional, Set, Tuple
+from typing import List, Optional, Set
 
 import libcst as cst
-from libcst.metadata import Assignment
 
+from codemod import param_loops as L
+from codemod import param_names
 from codemod import params as P
 from codemod import syntax
 from codemod.context import FileContext
@@ -59,11 +59,6 @@ MOVING_STATS = Check(
     "parameters_and_names() also yields BatchNorm moving statistics, which torch's named_parameters() does not.",
     WARNING, MIGRATION_GUIDE,
 )
-
-_NORM = r"(?:[\w.]*norm[\w]*|bn\d*|ln(?:_?\w+)?|\w*_bn\d*|\w*_ln\d*)"
-_NORM_SUFFIX = re.compile(rf"^(.*?(?:^|\.){_NORM})\.(weight|bias)$", re.IGNORECASE)
-_EMBED_SUFFIX = re.compile(r"^(.*?(?:^|\.)\w*emb\w*)\.weight$", re.IGNORECASE)
-_AMBIGUOUS = {"bias", "weight", ".bias", ".weight", "bias.", "weight."}
 
 
 class ParameterSelection(Rule):
@@ -188,7 +183,7 @@ class ParameterSelection(Rule):
             return False
         if comp_for.inner_for_in is not None:
             return False
-        names = _pair(comp_for.target)
+        names = L.pair(comp_for.target)
         if names is None:
             return False
         name_var, param_var = names
@@ -213,7 +208,7 @@ class ParameterSelection(Rule):
         if not (isinstance(assign, cst.Assign) and len(assign.targets) == 1
                 and isinstance(assign.targets[0].target, cst.Name)):
             return
-        assignment = _assignment_of(ctx, assign.targets[0].target)
+        assignment = L.assignment_of(ctx, assign.targets[0].target)
         for access in assignment.references if assignment is not None else ():
             subscript = ctx.parent(access.node)
             if isinstance(subscript, cst.Subscript) and subscript.value is access.node and len(subscript.slice) == 1:
@@ -225,15 +220,15 @@ class ParameterSelection(Rule):
         """A loop over (name, param) pairs that collects parameters: a filter when it has the
         seed's shape, else a loop over trainable_params() with p.name."""
         ctx = self.ctx
-        names = _pair(loop.target)
-        if names is None or not _collects(loop.body):
+        names = L.pair(loop.target)
+        if names is None or not L.collects(loop.body):
             return False
         name_var, param_var = names
         name_uses = _references(ctx, name_var)
         if name_uses is None or param_var.value == "_":
             return False
-        filters = _filter_shape(ctx, loop, param_var)
-        if filters is not None and _inits_removable(ctx, loop, filters):
+        filters = L.filter_shape(ctx, loop, param_var)
+        if filters is not None and L.inits_removable(ctx, loop, filters):
             self._as_filters(loop, call, name_uses, param_var, filters)
             return True
         for use in name_uses:
@@ -250,7 +245,7 @@ class ParameterSelection(Rule):
         target = assign.targets[0].target
         if not isinstance(target, cst.Name):
             return False
-        assignment = _assignment_of(ctx, target)
+        assignment = L.assignment_of(ctx, target)
         if assignment is None:
             return False
         loops = []
@@ -282,14 +277,14 @@ class ParameterSelection(Rule):
             test = updated.body.body[0].test
             conditions = [test]
             if len(targets) == 2:
-                conditions.append(_negate(test))
+                conditions.append(L.negate(test))
             statements = []
             for target, condition in zip(targets, conditions):
                 expr = syntax.fill(f"list(filter(lambda {var}: COND, SRC))", COND=condition, SRC=updated.iter)
                 statements.append(cst.SimpleStatementLine(
                     body=[cst.Assign(targets=[cst.AssignTarget(target=cst.Name(target))], value=expr)]
                 ))
-            return _carry_leading(updated, statements)
+            return L.carry_leading(updated, statements)
 
         ctx.edits.replace(loop, rebuild)
         ctx.convert(self.code)
@@ -300,7 +295,7 @@ class ParameterSelection(Rule):
         loop = ctx.parent(call)
         if not (isinstance(loop, cst.For) and loop.iter is call and isinstance(loop.target, cst.Name)):
             return
-        if _freezes(loop.body, loop.target.value):
+        if L.freezes(loop.body, loop.target.value):
             ctx.edits.replace(call.func, lambda f: f.with_changes(attr=cst.Name("get_parameters")))
             ctx.convert(self.code)
 
@@ -328,11 +323,11 @@ class ParameterSelection(Rule):
         value = string.evaluated_value
         if not isinstance(value, str):
             return
-        new = translate_name(value)
+        new = param_names.translate_name(value)
         if new is not None and new != value:
             quote = string.value[len(string.prefix):][0]
             self.ctx.edits.replace(string, lambda s, q=quote, v=new: s.with_changes(value=f"{string.prefix}{q}{v}{q}"))
-        elif value in _AMBIGUOUS:
+        elif value in param_names.AMBIGUOUS:
             which = "beta" if "bias" in value else "gamma/embedding_table"
             self.ctx.report(
                 NAME_LITERAL, string,
@@ -341,45 +336,6 @@ class ParameterSelection(Rule):
                 f"names {which} (e.g. 'bn.{'beta' if 'bias' in value else 'gamma'}'); add those names "
                 "if they must be selected as in torch",
             )
-
-def translate_name(value: str) -> Optional[str]:
-    """'LayerNorm.weight' -> 'LayerNorm.gamma', 'bn1.bias' -> 'bn1.beta',
-    'embed.weight' -> 'embed.embedding_table'; None when no certain translation exists."""
-    match = _NORM_SUFFIX.match(value)
-    if match:
-        return f"{match.group(1)}.{'gamma' if match.group(2).lower() == 'weight' else 'beta'}"
-    match = _EMBED_SUFFIX.match(value)
-    if match:
-        return f"{match.group(1)}.embedding_table"
-    return None
-
-
-def _carry_leading(old: cst.CSTNode, new: List[cst.BaseStatement]) -> cst.CSTNode:
-    first = new[0].with_changes(leading_lines=getattr(old, "leading_lines", ()))
-    return cst.FlattenSentinel([first, *new[1:]])  # type: ignore[return-value]
-
-
-_OPPOSITE = {cst.In: cst.NotIn, cst.NotIn: cst.In, cst.Equal: cst.NotEqual, cst.NotEqual: cst.Equal,
-             cst.Is: cst.IsNot, cst.IsNot: cst.Is}
-
-
-def _negate(test: cst.BaseExpression) -> cst.BaseExpression:
-    """`a in b` -> `a not in b` (and ==, is); `not x` -> `x`; else `not (test)`."""
-    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1 and not test.lpar:
-        target = test.comparisons[0]
-        opposite = _OPPOSITE.get(type(target.operator))
-        if opposite is not None:
-            return test.with_changes(comparisons=[target.with_changes(operator=opposite())])
-    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-        return test.expression
-    return cst.UnaryOperation(operator=cst.Not(), expression=_parenthesized(test))
-
-
-def _parenthesized(node: cst.BaseExpression) -> cst.BaseExpression:
-    if isinstance(node, (cst.Name, cst.Attribute, cst.Call, cst.Subscript)) or node.lpar:
-        return node
-    return node.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
-
 
 def _method_call(call: cst.Call, name: str) -> bool:
     return isinstance(call.func, cst.Attribute) and call.func.attr.value == name and not call.args
@@ -432,27 +388,9 @@ def _string(node: Optional[cst.CSTNode]) -> Optional[str]:
     return None
 
 
-def _pair(target: cst.BaseExpression) -> Optional[Tuple[cst.Name, cst.Name]]:
-    if isinstance(target, (cst.Tuple, cst.List)) and len(target.elements) == 2:
-        first, second = (e.value for e in target.elements)
-        if isinstance(first, cst.Name) and isinstance(second, cst.Name):
-            return first, second
-    return None
-
-
-def _assignment_of(ctx: FileContext, name: cst.Name) -> Optional[Assignment]:
-    scope = ctx.scope(name)
-    if scope is None:
-        return None
-    for assignment in scope.assignments[name.value]:
-        if isinstance(assignment, Assignment) and assignment.node is name:
-            return assignment
-    return None
-
-
 def _references(ctx: FileContext, name: cst.Name) -> Optional[List[cst.Name]]:
     """The uses of a loop variable, or None when it is also bound elsewhere."""
-    assignment = _assignment_of(ctx, name)
+    assignment = L.assignment_of(ctx, name)
     if assignment is None:
         return None
     scope = ctx.scope(name)
@@ -481,107 +419,3 @@ def _names(node: cst.CSTNode):
         stack.extend(current.children)
 
 
-def _collects(body: cst.BaseSuite) -> bool:
-    """Does the loop body append parameters to lists (an optimizer selection)?"""
-    for node in syntax.walk(body):
-        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in ("append", "extend"):
-            return True
-        if isinstance(node, cst.AugAssign) and isinstance(node.operator, cst.AddAssign):
-            return True
-    return False
-
-
-def _freezes(body: cst.BaseSuite, var: str) -> bool:
-    for node in syntax.walk(body):
-        if isinstance(node, cst.AssignTarget):
-            target = node.target
-            if isinstance(target, cst.Attribute) and target.attr.value == "requires_grad" and _is_name(target.value, var):
-                return True
-        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
-            if node.func.attr.value == "requires_grad_" and _is_name(node.func.value, var):
-                return True
-    return False
-
-
-def _appended(statement: cst.CSTNode, param: str) -> Optional[str]:
-    """`L.append(p)` or `L += [p]` as the only statement: the list's name."""
-    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
-        return None
-    small = statement.body[0]
-    if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
-        call = small.value
-        if (isinstance(call.func, cst.Attribute) and call.func.attr.value == "append"
-                and isinstance(call.func.value, cst.Name) and len(call.args) == 1 and _is_name(call.args[0].value, param)):
-            return call.func.value.value
-    if isinstance(small, cst.AugAssign) and isinstance(small.operator, cst.AddAssign) and isinstance(small.target, cst.Name):
-        value = small.value
-        if isinstance(value, cst.List) and len(value.elements) == 1 and _is_name(value.elements[0].value, param):
-            return small.target.value
-    return None
-
-
-def _single(suite: cst.BaseSuite) -> Optional[cst.CSTNode]:
-    body = suite.body if isinstance(suite, cst.IndentedBlock) else None
-    if body is None or len(body) != 1:
-        return None
-    return body[0]
-
-
-def _filter_shape(ctx: FileContext, loop: cst.For, param: cst.Name):
-    """The seed's loop shape: `for n, p in src: if cond: A.append(p) [else: B.append(p)]`.
-    Returns [(list name, condition, None)] (init statements are filled in later) or None."""
-    if loop.orelse is not None:
-        return None
-    statement = _single(loop.body)
-    if not isinstance(statement, cst.If):
-        return None
-    then = _single(statement.body)
-    target = _appended(then, param.value) if then is not None else None
-    if target is None:
-        return None
-    result = [(target, statement.test, None)]
-    if statement.orelse is not None:
-        if not isinstance(statement.orelse, cst.Else):
-            return None
-        other = _single(statement.orelse.body)
-        other_target = _appended(other, param.value) if other is not None else None
-        if other_target is None or other_target == target:
-            return None
-        result.append((other_target, None, None))
-    return result
-
-
-def _inits_removable(ctx: FileContext, loop: cst.For, filters: list) -> bool:
-    """Each target list is `L = []` once, earlier in the same block, used only by this loop."""
-    block = ctx.parent(loop)
-    if not isinstance(block, (cst.IndentedBlock, cst.Module)):
-        return False
-    body = list(block.body)
-    position = body.index(loop)
-    for i, (target, condition, _) in enumerate(filters):
-        init = None
-        for statement in body[:position]:
-            if (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
-                    and isinstance(statement.body[0], cst.Assign) and len(statement.body[0].targets) == 1
-                    and _is_name(statement.body[0].targets[0].target, target)
-                    and isinstance(statement.body[0].value, cst.List) and not statement.body[0].value.elements):
-                init = statement
-        if init is None:
-            return False
-        name = init.body[0].targets[0].target
-        assignment = _assignment_of(ctx, name)
-        if assignment is None:
-            return False
-        scope = ctx.scope(name)
-        others = [a for a in scope.assignments[target] if a.scope is scope and a is not assignment]
-        if any(not _within(ctx, a.node, loop) for a in others):
-            return False  # rebound elsewhere (`L += [p]` inside the loop is fine)
-        uses = [a.node for a in scope.accesses[target]]
-        if any(not _within(ctx, u, loop) and ctx.start(u).line < ctx.start(loop).line for u in uses):
-            return False  # used between its init and the loop
-        filters[i] = (target, condition, init)
-    return True
-
-
-def _within(ctx: FileContext, node: cst.CSTNode, ancestor: cst.CSTNode) -> bool:
-    return any(parent is ancestor for parent in ctx.ancestors(node))
