@@ -34,6 +34,7 @@ removed scheduler (state_dict, last_epoch, ...) are flagged (MSM402).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
 import libcst as cst
@@ -100,6 +101,21 @@ class Schedulers(Rule):
             ctx.handled.add(call.func)
 
     def _convert(self, call: cst.Call, name: str, entry: Dict, sites: List[OptimizerSite]) -> None:
+        """Check everything first (raising Unsupported), then build and record the edits."""
+        ctx = self.ctx
+        job = self._parts(call, name, entry, sites)
+        job.timing = stepping.analyze(ctx, job.step_call, job.optimizer)
+        self._place(job)
+        build = self._builder(call, name, job.kind, job.args, job.optimizer)
+        statements, top_name, group_names = self._lists(job, build)
+        self._edit(job, statements, top_name, group_names)
+        self._report_uses(job)
+        job.site.scheduled = top_name is not None
+        ctx.consume(call.func)
+        ctx.convert(self.code)
+
+    def _parts(self, call: cst.Call, name: str, entry: Dict, sites: List[OptimizerSite]) -> "_Job":
+        """The scheduler's arguments, its optimizer, and its uses; refuses what is not followed."""
         ctx = self.ctx
         if name in schedules.NOT_PRECOMPUTABLE:
             raise schedules.Unsupported(schedules.NOT_PRECOMPUTABLE[name])
@@ -128,20 +144,41 @@ class Schedulers(Rule):
             how = "never called" if not steps else f"called in {len(steps)} places (or with arguments)"
             raise schedules.Unsupported(f"{scheduler.value}.step() is {how}; ms-migrate follows "
                                         "exactly one argument-free call")
-        step_call = steps[0]
-        timing_info = stepping.analyze(ctx, step_call, optimizer)
-        block, position = _block_position(ctx, timing_info.outer)
-        opt_statement = ctx.statement_of(site.call)
-        if ctx.parent(opt_statement) is not block or block.body.index(opt_statement) > position:
-            raise schedules.Unsupported("the optimizer is not built in the block that holds the training loop")
         base = site.lr if site.lr is not None else syntax.value_expr(site.entry["torch_defaults"]["lr"])
-        group_lrs = _group_lrs(site)
+        removed = {statement} | {ctx.statement_of(c) for c, parent in self.children.items() if parent is call}
+        return _Job(call, name, args, optimizer, kind, site, statement, steps[0], last_lr, others,
+                    base, _group_lrs(site), removed)
 
-        # names for what we emit
+    def _place(self, job: "_Job") -> None:
+        """Where the lists go: before the optimizer, or after the last statement they need (the
+        optimizer moves down there when nothing uses it in between)."""
+        ctx = self.ctx
+        block, position = _block_position(ctx, job.timing.outer)
+        job.opt_statement = ctx.statement_of(job.site.call)
+        if ctx.parent(job.opt_statement) is not block or block.body.index(job.opt_statement) > position:
+            raise schedules.Unsupported("the optimizer is not built in the block that holds the training loop")
+        needed = _needed_position(
+            ctx, block, position,
+            [job.timing.updates_per_epoch, job.timing.epochs, job.base, *job.args.values(), *job.group_lrs],
+            ignore={job.optimizer.value},
+        )
+        opt_index = block.body.index(job.opt_statement)
+        if needed < opt_index:
+            return
+        _check_unused_between(ctx, job.site.target, block, opt_index, needed, job.removed)
+        if any(ctx.statement_of(value) is not job.opt_statement for value in job.group_lrs):
+            raise schedules.Unsupported("a parameter group with its own lr is built before the "
+                                        "data its schedule needs; build the groups after it")
+        job.anchor = block.body[needed]
+
+    def _lists(self, job: "_Job", build):
+        """The statements to insert: steps_per_epoch, named intermediate values, the lists."""
+        ctx = self.ctx
         spe_name = ctx.imports.fresh_name("steps_per_epoch")
         spe = cst.Name(spe_name)
-        total = spe if timing_info.epochs is None else syntax.fill("EPOCHS * SPE", EPOCHS=timing_info.epochs, SPE=spe)
-        if last_lr:
+        epochs = job.timing.epochs
+        total = spe if epochs is None else syntax.fill("EPOCHS * SPE", EPOCHS=epochs, SPE=spe)
+        if job.last_lr:  # get_last_lr() after the last step reads one element further
             total = syntax.fill("TOTAL + 1", TOTAL=total)
         preamble: List[Tuple[str, cst.BaseExpression]] = []
 
@@ -153,79 +190,70 @@ class Schedulers(Rule):
             return cst.Name(variable)
 
         timing = schedules.Timing(
-            per_epoch=timing_info.per_epoch, total=total, offset=timing_info.offset, steps_per_epoch=spe,
+            per_epoch=job.timing.per_epoch, total=total, offset=job.timing.offset, steps_per_epoch=spe,
             nn=ctx.imports.ref("mindspore", "nn"), math=lambda: ctx.imports.module("math"), let=let,
         )
-        build = self._builder(call, name, kind, args, optimizer)
-        top = build(base, timing)
-        lists: List[Tuple[str, cst.BaseExpression]] = []
-        top_name = None
-        group_names: List[Tuple[cst.BaseExpression, str]] = []
-        if top is not None:
-            top_name = ctx.imports.fresh_name("lr_schedule")
-            lists.append((top_name, top))
-            for value in group_lrs:
-                group_name = ctx.imports.fresh_name("lr_schedule_group")
-                lists.append((group_name, build(value, timing)))
-                group_names.append((value, group_name))
-        statements = [_assign(spe_name, timing_info.updates_per_epoch)] + [_assign(n, e) for n, e in preamble + lists]
-        how = "once per epoch" if timing_info.per_epoch else "after every optimizer update"
-        statements[0] = statements[0].with_changes(leading_lines=[cst.EmptyLine(
-            indent=True, comment=cst.Comment(f"# ms-migrate: {name} stepped {how}, as a per-step learning-rate list"))])
-
-        needed = _needed_position(ctx, block, position, [timing_info.updates_per_epoch, timing_info.epochs, base, *args.values(), *group_lrs],
-                                  ignore={optimizer.value})
-        opt_index = block.body.index(opt_statement)
+        top = build(job.base, timing)
         if top is None:
-            pass  # a constant schedule: nothing to build, the optimizer keeps its lr
-        elif needed < opt_index:
-            # the blank lines above the optimizer now sit above the schedule
-            blanks = [line for line in opt_statement.leading_lines if line.comment is None]
-            statements[0] = statements[0].with_changes(leading_lines=[*blanks, *statements[0].leading_lines])
-            ctx.edits.replace(opt_statement, lambda st: st.with_changes(
-                leading_lines=[line for line in st.leading_lines if line.comment is not None]))
-            ctx.edits.insert_before(opt_statement, *statements)
-        else:
-            removed = {statement} | {ctx.statement_of(c) for c, parent in self.children.items() if parent is call}
-            _check_unused_between(ctx, site.target, block, opt_index, needed, removed)
-            for value in group_lrs:
-                if not any(a is opt_statement for a in [ctx.statement_of(value)]):
-                    raise schedules.Unsupported("a parameter group with its own lr is built before the "
-                                                "data its schedule needs; build the groups after it")
-            ctx.edits.move_after(opt_statement, block.body[needed], *statements)
-        if top is not None:
-            ctx.edits.replace(site.call, lambda c, n=top_name: _set_learning_rate(c, n))
+            return [], None, []
+        top_name = ctx.imports.fresh_name("lr_schedule")
+        lists = [(top_name, top)]
+        group_names = []
+        for value in job.group_lrs:
+            group_name = ctx.imports.fresh_name("lr_schedule_group")
+            lists.append((group_name, build(value, timing)))
+            group_names.append((value, group_name))
+        statements = [_assign(spe_name, job.timing.updates_per_epoch)]
+        statements += [_assign(n, e) for n, e in preamble + lists]
+        how = "once per epoch" if job.timing.per_epoch else "after every optimizer update"
+        note = f"# ms-migrate: {job.name} stepped {how}, as a per-step learning-rate list"
+        statements[0] = statements[0].with_changes(
+            leading_lines=[cst.EmptyLine(indent=True, comment=cst.Comment(note))])
+        return statements, top_name, group_names
+
+    def _edit(self, job: "_Job", statements, top_name, group_names) -> None:
+        ctx = self.ctx
+        if top_name is not None:
+            if job.anchor is None:
+                # the blank lines above the optimizer now sit above the schedule
+                blanks = [line for line in job.opt_statement.leading_lines if line.comment is None]
+                statements[0] = statements[0].with_changes(leading_lines=[*blanks, *statements[0].leading_lines])
+                ctx.edits.replace(job.opt_statement, lambda st: st.with_changes(
+                    leading_lines=[line for line in st.leading_lines if line.comment is not None]))
+                ctx.edits.insert_before(job.opt_statement, *statements)
+            else:
+                ctx.edits.move_after(job.opt_statement, job.anchor, *statements)
+            ctx.edits.replace(job.site.call, lambda c, n=top_name: _set_learning_rate(c, n))
             for value, group_name in group_names:
                 ctx.edits.replace(value, lambda _old, n=group_name: cst.Name(n))
-        ctx.edits.remove(statement)
-        ctx.edits.remove(ctx.statement_of(step_call))
+        for statement in job.removed:
+            ctx.edits.remove(statement)
+        ctx.edits.remove(ctx.statement_of(job.step_call))
         for child, parent in self.children.items():
-            if parent is call:
-                child_statement = ctx.statement_of(child)
-                if child_statement is not statement:
-                    ctx.edits.remove(child_statement)
+            if parent is job.call:
                 ctx.consume(child.func)
-        if name in schedules.MOMENTUM_CYCLING and syntax.literal_value(args.get("cycle_momentum", cst.Name("True"))) is not False:
+        for use in job.last_lr:
+            if not job.group_lrs:
+                ctx.edits.replace(use, lambda _old: syntax.fill("[float(OPT.get_lr())]", OPT=job.optimizer))
+
+    def _report_uses(self, job: "_Job") -> None:
+        ctx = self.ctx
+        name, site = job.name, job.site
+        if name in schedules.MOMENTUM_CYCLING and syntax.literal_value(job.args.get("cycle_momentum", cst.Name("True"))) is not False:
             ctx.report(MOMENTUM, site.call, f"{name} with cycle_momentum=True (the default) also cycles the "
                        "optimizer's momentum (SGD) or beta1 (Adam) every step, and sets it at construction; "
                        f"nn.{site.entry['target']} keeps them fixed, so training differs: the lr list is exact, "
                        "pass cycle_momentum=False in torch for an exact migration")
-        for use in last_lr:
-            if group_lrs:
+        if job.group_lrs:
+            for use in job.last_lr:
                 ctx.report(SCHEDULER_USE, use, f"{ctx.code(use)}: with parameter groups that have their own "
                            "lr, optimizer.get_lr() returns one lr per parameter; read the one you need")
-            else:
-                ctx.edits.replace(use, lambda _old: syntax.fill("[float(OPT.get_lr())]", OPT=optimizer))
-        for use in others:
+        for use in job.others:
             ctx.report(SCHEDULER_USE, use, f"{ctx.code(use)}: the scheduler is now the optimizer's "
                        "learning_rate list; to resume, save and restore the optimizer itself "
                        "(mindspore.save_checkpoint(optimizer, path) keeps global_step)")
-        for assumption in timing_info.assumptions:
+        for assumption in job.timing.assumptions:
             ctx.report(ASSUMPTION, site.call, f"{name}: {assumption}")
-        site.scheduled = top is not None
-        ctx.consume(call.func)
-        ctx.convert(self.code)
-
 
     def _builder(self, call, name, kind, args, optimizer):
         """A function (base lr, timing) -> the list expression, for one (group) base lr."""
@@ -254,6 +282,28 @@ class Schedulers(Rule):
 
 
 COMPOSITES = ("SequentialLR", "ChainedScheduler")
+
+
+@dataclass
+class _Job:
+    """One scheduler conversion, filled in step by step."""
+
+    call: cst.Call
+    name: str
+    args: Dict[str, cst.BaseExpression]
+    optimizer: cst.Name
+    kind: Optional[str]
+    site: OptimizerSite
+    statement: cst.CSTNode
+    step_call: cst.Call
+    last_lr: List[cst.Call]
+    others: List[cst.CSTNode]
+    base: cst.BaseExpression
+    group_lrs: List[cst.BaseExpression]
+    removed: set  # the scheduler's statement and those of its SequentialLR/Chained children
+    timing: Optional[stepping.Stepping] = None
+    opt_statement: Optional[cst.CSTNode] = None
+    anchor: Optional[cst.CSTNode] = None  # move the optimizer after this statement
 
 
 def _binding(ctx: FileContext, name: Optional[cst.Name]):
