@@ -93,6 +93,7 @@ class FileContext:
         self.references = index.references
         self.names_in_use = index.names
         self._torch_roots = index.torch_roots
+        self._optim_refs: Optional[List[Tuple[cst.CSTNode, str]]] = None
         self.edits = Edits()
         self.findings: List[Finding] = []
         self.flagged: List[Tuple[Finding, cst.CSTNode]] = []  # finding, statement to annotate
@@ -122,6 +123,17 @@ class FileContext:
         while isinstance(node, (cst.Attribute, cst.Call)):
             node = node.value if isinstance(node, cst.Attribute) else node.func
         return isinstance(node, cst.Name) and node.value in self._torch_roots
+
+    def torch_optim_references(self) -> List[Tuple[cst.CSTNode, str]]:
+        """Every outermost reference to a torch.optim name, with that name (computed once)."""
+        if self._optim_refs is None:
+            self._optim_refs = []
+            for node in self.references:
+                if self.may_be_torch(node):
+                    qname = self.qualified_name(node)
+                    if qname and (qname == "torch.optim" or qname.startswith("torch.optim.")):
+                        self._optim_refs.append((node, qname))
+        return self._optim_refs
 
     def qualified_name(self, node: cst.CSTNode) -> Optional[str]:
         """The one imported dotted name `node` stands for, or None when unknown or ambiguous."""

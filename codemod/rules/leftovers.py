@@ -47,11 +47,8 @@ class Leftovers(Rule):
                         f"`{ctx.code(small)}` hides which torch.optim names this file uses, so ms-migrate "
                         "cannot see them: import the names explicitly and run it again",
                     )
-        for node in ctx.references:
-            if node in ctx.handled or not ctx.may_be_torch(node):
-                continue
-            qname = ctx.qualified_name(node)
-            if not qname or not (qname == "torch.optim" or qname.startswith("torch.optim.")):
+        for node, qname in ctx.torch_optim_references():
+            if node in ctx.handled:
                 continue
             if ".lr_scheduler" in qname:
                 ctx.report(

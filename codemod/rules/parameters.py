@@ -75,6 +75,8 @@ class ParameterSelection(Rule):
         for site in ctx.shared.get("optimizers", []):
             for source in ([site.params] if site.params is not None else []) + site.extra_groups:
                 self._feed(source, depth=0)
+        if not ctx.torch_optim_references():
+            return  # not a training script's optimizer side: its model code is not ours to touch
         for call in ctx.calls:
             if call in self.done:
                 continue
