@@ -102,6 +102,7 @@ class ParamGroups(Rule):
     def _uses(self, ctx: FileContext, site: OptimizerSite) -> None:
         folded = ctx.shared.get("folded", set())
         fixed_lr = _one_fixed_lr(site)
+        self.shared_lr = _one_lr(site)
         group_count = _group_count(site)
         for use in ctx.uses_of(site.target):
             attribute = ctx.parent(use)
@@ -147,7 +148,7 @@ class ParamGroups(Rule):
             if isinstance(parent, cst.AugAssign) and parent.target is item:
                 ctx.report(PARAM_GROUPS, item, f"{ctx.code(item)} cannot be converted: {_advice()}")
                 return
-            if fixed_lr:
+            if self.shared_lr:  # a read: the lr the next optimizer step uses, fixed or scheduled
                 ctx.edits.replace(item, lambda _old, u=use: syntax.fill("float(OPT.get_lr())", OPT=u))
                 ctx.convert(self.code)
                 return
@@ -181,9 +182,13 @@ def _advice() -> str:
 
 
 def _one_fixed_lr(site: OptimizerSite) -> bool:
-    """The optimizer has one fixed lr Parameter: no schedule, no group with its own 'lr'."""
-    if site.scheduled:
-        return False
+    """The optimizer has one fixed lr Parameter (ops.assign can change it): no schedule list."""
+    return not site.scheduled and _one_lr(site)
+
+
+def _one_lr(site: OptimizerSite) -> bool:
+    """Every parameter shares one lr (fixed or a schedule): no group sets its own 'lr', so
+    get_lr() returns that one value."""
     if site.kind == P.TENSORS:
         return True
     if site.kind == P.GROUPS and site.groups:
