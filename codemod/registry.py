@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, List, Tuple
+from typing import Dict, Tuple
 
 from codemod.findings import Check
 from codemod.rules.base import Rule
@@ -32,6 +32,3 @@ def all_checks() -> Dict[str, Tuple[Check, str]]:
             table[check.code] = (check, rule.code)
     return table
 
-
-def rules_listing() -> List[Rule]:
-    return list(RULES)

@@ -383,13 +383,6 @@ def _is_name(node: cst.CSTNode, value: str) -> bool:
     return isinstance(node, cst.Name) and node.value == value
 
 
-def _string(node: Optional[cst.CSTNode]) -> Optional[str]:
-    if isinstance(node, cst.SimpleString):
-        value = node.evaluated_value
-        return value if isinstance(value, str) else None
-    return None
-
-
 def _references(ctx: FileContext, name: cst.Name) -> Optional[List[cst.Name]]:
     """The uses of a loop variable, or None when it is also bound elsewhere."""
     assignment = L.assignment_of(ctx, name)
