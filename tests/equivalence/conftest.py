@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from .harness import frameworks_unavailable
-
 _HERE = Path(__file__).resolve().parent
 
 
@@ -21,6 +19,8 @@ def pytest_collection_modifyitems(config, items):
 
 def pytest_runtest_setup(item):
     if item.get_closest_marker("equivalence") is not None:
+        from .harness import frameworks_unavailable
+
         reason = frameworks_unavailable()
         if reason:
             pytest.skip(reason)

@@ -17,8 +17,10 @@ described precisely in its reason.
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
+
+pytest.importorskip("numpy", reason="the equivalence tier needs the 'equivalence' extra (numpy, torch, mindspore)")
+import numpy as np  # noqa: E402
 
 from . import harness as H
 

@@ -58,6 +58,7 @@ from typing import List, Sequence
 
 import pytest
 
+pytest.importorskip("numpy", reason="the equivalence tier needs the 'equivalence' extra (numpy, torch, mindspore)")
 from . import harness as H
 
 pytestmark = [
