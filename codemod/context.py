@@ -8,6 +8,7 @@ from typing import Dict, Iterator, List, Optional, Set, Tuple
 
 import libcst as cst
 from libcst.metadata import (
+    Assignment,
     MetadataWrapper,
     PositionProvider,
     QualifiedNameSource,
@@ -100,7 +101,8 @@ class FileContext:
         self.conversions: Counter = Counter()
         self.consumed: Set[cst.CSTNode] = set()  # torch references gone from the output
         self.handled: Set[cst.CSTNode] = set()  # torch references a rule converted or reported
-        self.shared: Dict[str, object] = {}  # results one rule leaves for later rules
+        # what the optimizer rule found, for the rules that run after it (OptimizerSite list)
+        self.optimizer_sites: list = []
         self.imports = imports.ImportPlanner(self)
 
     # ---- metadata -------------------------------------------------------------------------
@@ -161,24 +163,48 @@ class FileContext:
                 return parent
         return node
 
+    # ---- bindings ---------------------------------------------------------------------------
+    def assignment_of(self, target: cst.Name) -> Optional[Assignment]:
+        """The assignment a binding name (an assignment or loop target) makes."""
+        scope = self.scope(target)
+        if scope is None:
+            return None
+        for assignment in scope.assignments[target.value]:
+            if isinstance(assignment, Assignment) and assignment.node is target:
+                return assignment
+        return None
+
+    def binding(self, name: cst.Name) -> Optional[Assignment]:
+        """The one assignment a name read can refer to, or None when there are several or none."""
+        scope = self.scope(name)
+        if scope is None:
+            return None
+        assignments = [a for a in scope[name.value] if isinstance(a, Assignment)]
+        return assignments[0] if len(assignments) == 1 else None
+
+    def assigned_value(self, name: cst.Name) -> Optional[cst.BaseExpression]:
+        """`value` when the name read comes from one plain `name = value` statement."""
+        assignment = self.binding(name)
+        target = self.parent(assignment.node) if assignment is not None else None
+        assign = self.parent(target) if isinstance(target, cst.AssignTarget) else None
+        if isinstance(assign, cst.Assign) and len(assign.targets) == 1:
+            return assign.value
+        return None
+
     def uses_of(self, target: cst.BaseExpression) -> Iterator[cst.CSTNode]:
         """The reads of what an assignment target binds: for a name, its scope references; for
-        an attribute target (`self.optimizer = ...`, which has no scope entry), the same chain
-        wherever it appears."""
+        an attribute target (`self.optimizer = ...`, which has no scope entry), the same dotted
+        chain wherever it appears."""
         if isinstance(target, cst.Name):
-            scope = self.scope(target)
-            if scope is None:
-                return
-            for assignment in scope.assignments[target.value]:
-                if getattr(assignment, "node", None) is target:
-                    for access in assignment.references:
-                        yield access.node
+            assignment = self.assignment_of(target)
+            for access in assignment.references if assignment is not None else ():
+                yield access.node
         elif isinstance(target, cst.Attribute):
-            text = self.code(target)
+            dotted = cst.helpers.get_full_name_for_node(target)
             for reference in self.references:
                 node = reference
                 while isinstance(node, cst.Attribute):
-                    if node.value is not target and self.code(node.value) == text:
+                    if node.value is not target and cst.helpers.get_full_name_for_node(node.value) == dotted:
                         yield node.value
                         break
                     node = node.value

@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import List, Optional, Tuple
 
 import libcst as cst
-from libcst.metadata import Assignment
 
 from codemod import syntax
 from codemod.context import FileContext
@@ -119,7 +118,7 @@ def inits_removable(ctx: FileContext, loop: cst.For, filters: list) -> bool:
         if init is None:
             return False
         name = init.body[0].targets[0].target
-        assignment = assignment_of(ctx, name)
+        assignment = ctx.assignment_of(name)
         if assignment is None:
             return False
         scope = ctx.scope(name)
@@ -158,11 +157,4 @@ _OPPOSITE = {cst.In: cst.NotIn, cst.NotIn: cst.In, cst.Equal: cst.NotEqual, cst.
              cst.Is: cst.IsNot, cst.IsNot: cst.Is}
 
 
-def assignment_of(ctx: FileContext, name: cst.Name) -> Optional[Assignment]:
-    scope = ctx.scope(name)
-    if scope is None:
-        return None
-    for assignment in scope.assignments[name.value]:
-        if isinstance(assignment, Assignment) and assignment.node is name:
-            return assignment
-    return None
+

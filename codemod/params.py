@@ -7,10 +7,10 @@ When it cannot be told statically the answer is UNKNOWN and the rule flags inste
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, List, Optional
 
 import libcst as cst
-from libcst.metadata import Assignment
 
 if TYPE_CHECKING:
     from codemod.context import FileContext
@@ -77,51 +77,65 @@ def is_dict_call(node: cst.BaseExpression) -> bool:
 
 
 def _classify_name(ctx: "FileContext", name: cst.Name, depth: int) -> str:
-    assignment = single_assignment(ctx, name)
+    assignment = ctx.binding(name)
     if assignment is None:
         return UNKNOWN
-    statement = ctx.statement_of(assignment.node)
-    target_parent = ctx.parent(assignment.node)
     # `for n, p in model.named_parameters()` / `for p in model.parameters()`: p is one tensor.
     loop = _enclosing_for_target(ctx, assignment.node)
     if loop is not None:
         iterable = loop.iter
         if isinstance(iterable, cst.Name):  # `all_params = net.named_parameters()` first
-            source = single_assignment(ctx, iterable)
-            assign = ctx.parent(ctx.parent(source.node)) if source is not None else None
-            iterable = assign.value if isinstance(assign, cst.Assign) else iterable
+            iterable = ctx.assigned_value(iterable) or iterable
         if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Attribute):
             if iterable.func.attr.value in PARAMETER_METHODS | {"named_parameters"}:
                 return TENSORS
         return UNKNOWN
-    if isinstance(target_parent, cst.AssignTarget) and isinstance(statement, cst.SimpleStatementLine):
-        assign = ctx.parent(target_parent)
-        if isinstance(assign, cst.Assign) and len(assign.targets) == 1:
-            value = assign.value
-            if isinstance(value, (cst.List, cst.Tuple)) and not value.elements:
-                return _classify_appended(ctx, assignment, depth)
-            return classify(ctx, value, depth + 1)
-    return UNKNOWN
-
-
-def _classify_appended(ctx: "FileContext", assignment: Assignment, depth: int) -> str:
-    """`lst = []` then `lst.append(x)` / `lst += [x]`: the kind of what was added."""
-    kinds = set()
-    for access in assignment.references:
-        parent = ctx.parent(access.node)
-        if isinstance(parent, cst.Attribute) and parent.attr.value in ("append", "extend"):
-            call = ctx.parent(parent)
-            if isinstance(call, cst.Call) and call.args:
-                value = call.args[0].value
-                if parent.attr.value == "append":
-                    kinds.add(_element_kind(ctx, cst.Element(value=value), depth + 1))
-                else:
-                    kinds.add(classify(ctx, value, depth + 1))
-        elif isinstance(parent, cst.AugAssign) and parent.target is access.node:
-            kinds.add(classify(ctx, parent.value, depth + 1))
-    if not kinds:
+    held = holdings(ctx, name)
+    if held is None:
         return UNKNOWN
+    kinds = {_element_kind(ctx, cst.Element(value=v), depth + 1) for v in held.appended}
+    kinds |= {classify(ctx, v, depth + 1) for v in held.extended}
+    if not _is_empty_list(held.value) or not kinds:
+        kinds.add(classify(ctx, held.value, depth + 1))
     return kinds.pop() if len(kinds) == 1 else UNKNOWN
+
+
+def _is_empty_list(node: cst.BaseExpression) -> bool:
+    return isinstance(node, (cst.List, cst.Tuple)) and not node.elements
+
+
+@dataclass
+class Holdings:
+    """What a variable holds: `name = value`, then `name.append(x)` (appended), and
+    `name.extend(xs)` / `name += xs` (extended). `complete` is False when another use may
+    change it (insert, item assignment, another method) and so not everything is seen."""
+
+    value: cst.BaseExpression
+    appended: List[cst.BaseExpression] = field(default_factory=list)
+    extended: List[cst.BaseExpression] = field(default_factory=list)
+    complete: bool = True
+
+
+def holdings(ctx: "FileContext", name: cst.Name) -> Optional[Holdings]:
+    """Holdings of the variable a name read refers to, when it has one plain assignment."""
+    value = ctx.assigned_value(name)
+    if value is None:
+        return None
+    held = Holdings(value)
+    for access in ctx.binding(name).references:
+        parent = ctx.parent(access.node)
+        if isinstance(parent, cst.Attribute) and parent.value is access.node:
+            call = ctx.parent(parent)
+            method = parent.attr.value
+            if method in ("append", "extend") and isinstance(call, cst.Call) and len(call.args) == 1:
+                (held.appended if method == "append" else held.extended).append(call.args[0].value)
+            else:
+                held.complete = False
+        elif isinstance(parent, cst.AugAssign) and parent.target is access.node:
+            held.extended.append(parent.value)
+        elif not isinstance(parent, (cst.Arg, cst.Element)):
+            held.complete = False
+    return held
 
 
 def _enclosing_for_target(ctx: "FileContext", node: cst.CSTNode) -> Optional[cst.For]:
@@ -133,15 +147,6 @@ def _enclosing_for_target(ctx: "FileContext", node: cst.CSTNode) -> Optional[cst
             return None
         child = parent
     return None
-
-
-def single_assignment(ctx: "FileContext", name: cst.Name) -> Optional[Assignment]:
-    """The one assignment `name` can refer to here, or None when there are several or none."""
-    scope = ctx.scope(name)
-    if scope is None:
-        return None
-    assignments = [a for a in scope[name.value] if isinstance(a, Assignment)]
-    return assignments[0] if len(assignments) == 1 else None
 
 
 def to_trainable_params(call: cst.Call) -> cst.Call:
@@ -182,7 +187,7 @@ def helper_returns(ctx: "FileContext", call: cst.Call) -> list:
     its return statements (not of nested functions); empty when it is not such a function."""
     if not isinstance(call.func, cst.Name):
         return []
-    assignment = single_assignment(ctx, call.func)
+    assignment = ctx.binding(call.func)
     function = assignment.node if assignment is not None else None
     if not isinstance(function, cst.FunctionDef):
         return []
@@ -221,24 +226,13 @@ def _collect_groups(ctx: "FileContext", node: cst.BaseExpression, found: list, d
                 ok = False
         return ok
     if isinstance(node, cst.Name):
-        assignment = single_assignment(ctx, node)
-        if assignment is None:
+        held = holdings(ctx, node)
+        if held is None:
             return False
-        assign = ctx.parent(ctx.parent(assignment.node))
-        if not (isinstance(assign, cst.Assign) and len(assign.targets) == 1):
-            return False
-        ok = _collect_groups(ctx, assign.value, found, depth + 1)
-        for access in assignment.references:
-            parent = ctx.parent(access.node)
-            if isinstance(parent, cst.Attribute) and parent.value is access.node:
-                call = ctx.parent(parent)
-                if parent.attr.value == "append" and isinstance(call, cst.Call) and len(call.args) == 1:
-                    ok = _collect_groups(ctx, call.args[0].value, found, depth + 1) and ok
-                else:
-                    ok = False  # extend, insert, ...: not every group is visible
-            elif not isinstance(parent, (cst.Arg, cst.Element)):
-                ok = False
-        return ok
+        ok = _collect_groups(ctx, held.value, found, depth + 1)
+        for value in held.appended:
+            ok = _collect_groups(ctx, value, found, depth + 1) and ok
+        return ok and held.complete and not held.extended
     return False
 
 

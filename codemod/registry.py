@@ -13,7 +13,7 @@ from codemod.rules.param_groups import ParamGroups
 from codemod.rules.parameters import ParameterSelection
 from codemod.rules.schedulers import Schedulers
 
-# Order matters: later rules read what earlier ones left in ctx.shared; Leftovers runs last and
+# Order matters: later rules read what earlier ones left on the context (ctx.optimizer_sites); Leftovers runs last and
 # reports every torch.optim reference nobody migrated.
 RULES: Tuple[Rule, ...] = (
     OptimizerConstructor(),

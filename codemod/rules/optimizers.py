@@ -25,7 +25,7 @@ API used), MSM107 (argument torch does not accept).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 
@@ -85,12 +85,21 @@ class OptimizerSite:
     entry: Dict[str, Any]
     params: Optional[cst.BaseExpression]
     target: Optional[cst.BaseExpression] = None  # what the optimizer is assigned to
-    kind: str = P.UNKNOWN  # what params holds: tensors, groups or unknown (after folding)
-    groups: List[cst.BaseExpression] = field(default_factory=list)  # group dicts, when all are seen
+    kind: str = P.UNKNOWN  # what the params argument holds: tensors, groups or unknown
+    # The groups the optimizer gets, as dicts: those seen in params (plain parameters count as
+    # one implicit group), then folded add_param_group groups; complete when none is hidden.
+    groups: List[cst.BaseExpression] = field(default_factory=list)
+    groups_complete: bool = False
     lr: Optional[cst.BaseExpression] = None  # the torch lr argument, None when absent
     hidden: bool = False  # some arguments come through *args/**kwargs
     scheduled: bool = False  # a scheduler rule gave it a learning-rate list
     extra_groups: List[cst.BaseExpression] = field(default_factory=list)  # folded add_param_group
+    folded: Set[cst.CSTNode] = field(default_factory=set)  # their `opt.add_param_group` attributes
+    hoisted_keys: Set[cst.CSTNode] = field(default_factory=set)  # group keys moved to the constructor
+
+    def every_group(self) -> Optional[List[cst.BaseExpression]]:
+        """Every group the MindSpore optimizer gets, or None when some cannot be seen."""
+        return self.groups if self.groups_complete else None
 
 
 @dataclass
@@ -113,9 +122,6 @@ class _Plan:
     wrap_group: bool = False
     args: List[Tuple[str, Any]] = field(default_factory=list)  # (ms name, source)
     keep: List[int] = field(default_factory=list)  # hidden *args/**kwargs kept as they are
-    extra_groups: List[cst.BaseExpression] = field(default_factory=list)  # folded add_param_group
-    groups_literal: bool = False  # params is a list literal of groups
-    params_groups: bool = False  # params holds groups (a list literal or a name)
     params_iterator: bool = False  # params yields once (a group needs a list)
 
 
@@ -137,7 +143,7 @@ class OptimizerConstructor(Rule):
                 self._no_counterpart(ctx, call, cls, entry)
                 continue
             sites.append(self._convert(ctx, call, cls, entry))
-        ctx.shared["optimizers"] = sites
+        ctx.optimizer_sites = sites
         if sites:
             self._torch_api_uses(ctx, sites)
 
@@ -165,7 +171,7 @@ class OptimizerConstructor(Rule):
         self._weight_decay(ctx, call, entry, bound, plan, site)
         nn = ctx.imports.ref("mindspore", "nn")
         func = cst.Attribute(value=nn, attr=cst.Name(entry["target"]))
-        ctx.edits.replace(call, lambda updated: _render(updated, func, plan, ctx.edits))
+        ctx.edits.replace(call, lambda updated: _render(updated, func, plan, site, ctx.edits))
         ctx.consume(call.func)
         ctx.handled.add(call.func)
         ctx.convert(self.code)
@@ -194,16 +200,14 @@ class OptimizerConstructor(Rule):
         if site.params is None:
             return site
         site.kind = P.classify(ctx, site.params)
-        plan.groups_literal = isinstance(site.params, cst.List) and site.kind == P.GROUPS
-        plan.params_groups = site.kind == P.GROUPS
         plan.params_iterator = P.is_iterator(ctx, site.params)
         if site.kind == P.GROUPS:
-            site.groups, complete = P.group_dicts(ctx, site.params)
-            if complete:
-                self._hoist(ctx, site, bound)
-            else:
-                site.groups = []
-        self._fold_added_groups(ctx, site, plan)
+            site.groups, site.groups_complete = P.group_dicts(ctx, site.params)
+        elif site.kind == P.TENSORS:
+            site.groups, site.groups_complete = [_implicit_group(site.params)], True
+        self._fold_added_groups(ctx, site)
+        if site.kind == P.GROUPS and site.groups_complete:
+            self._hoist(ctx, site, bound)  # after folding: folded groups share the defaults
         return site
 
     def _plan_arguments(self, ctx: FileContext, call: cst.Call, cls: str, entry: Dict, bound, hidden: bool, plan: _Plan) -> None:
@@ -252,10 +256,9 @@ class OptimizerConstructor(Rule):
             bound[key] = _Arg(key, None, values[0])
             for group in site.groups:
                 ctx.edits.replace(group, lambda g, k=key: P.without_key(g, k))
-            hoisted = ctx.shared.setdefault("hoisted_keys", set())
-            hoisted.update(keys[key][0] for keys in per_group)
+            site.hoisted_keys.update(keys[key][0] for keys in per_group)
 
-    def _fold_added_groups(self, ctx: FileContext, site: OptimizerSite, plan: _Plan) -> None:
+    def _fold_added_groups(self, ctx: FileContext, site: OptimizerSite) -> None:
         """`opt.add_param_group(g)` right after the construction (same block, no other use of
         `opt` in between) joins the constructor's group list."""
         target = site.target
@@ -276,19 +279,21 @@ class OptimizerConstructor(Rule):
             position += 1
         if not folded:
             return
-        for following, call in folded:
-            plan.extra_groups.append(call.args[0].value)
-            site.extra_groups.append(call.args[0].value)
-            ctx.edits.remove(following)
-            ctx.handled.add(call.func)
-            ctx.shared.setdefault("folded", set()).add(call.func)
         if site.kind == P.UNKNOWN:
             ctx.report(
                 GROUPS_UNKNOWN, site.params,
                 f"add_param_group groups were folded into the constructor assuming {ctx.code(site.params)} "
                 f"holds plain parameters (it became the first group); if it holds groups, list them instead",
             )
-        site.kind = P.GROUPS
+            site.groups, site.groups_complete = [_implicit_group(site.params)], True
+        for following, call in folded:
+            group = call.args[0].value
+            site.extra_groups.append(group)
+            site.groups.append(group)
+            site.groups_complete &= isinstance(group, cst.Dict) or P.is_dict_call(group)
+            ctx.edits.remove(following)
+            ctx.handled.add(call.func)
+            site.folded.add(call.func)
 
     def _drop(self, ctx: FileContext, call: cst.Call, cls: str, entry: Dict, arg: _Arg) -> None:
         value = syntax.literal_value(arg.value)
@@ -327,7 +332,7 @@ class OptimizerConstructor(Rule):
                 )
 
     def _weight_decay(self, ctx: FileContext, call: cst.Call, entry: Dict, bound: Dict[str, _Arg], plan: _Plan, site: OptimizerSite) -> None:
-        if "weight_decay" not in entry["arguments"] or plan.params_index is None or plan.extra_groups:
+        if "weight_decay" not in entry["arguments"] or plan.params_index is None or site.extra_groups:
             return
         if "weight_decay" in bound:
             value = syntax.literal_value(bound["weight_decay"].value)
@@ -432,7 +437,7 @@ class _Star:
         self.kind = "**kwargs" if arg.star == "**" else "*args"
 
 
-def _render(call: cst.Call, func: cst.BaseExpression, plan: _Plan, edits) -> cst.Call:
+def _render(call: cst.Call, func: cst.BaseExpression, plan: _Plan, site: OptimizerSite, edits) -> cst.Call:
     """Build the MindSpore call from the *updated* torch call (its args may hold other rules'
     rewrites) and the plan: params first, then keywords, then any hidden *args/**kwargs."""
     original = list(call.args)
@@ -440,8 +445,8 @@ def _render(call: cst.Call, func: cst.BaseExpression, plan: _Plan, edits) -> cst
     if plan.params_index is not None:
         params_arg = original[plan.params_index]
         value = params_arg.value
-        if plan.extra_groups:
-            value = _with_groups(value, plan, edits)
+        if site.extra_groups:
+            value = _with_groups(value, plan, site, edits)
         elif plan.wrap_group:
             value = _one_group(P.as_list(value) if plan.params_iterator else value)
         out.append((params_arg.with_changes(value=value), plan.params_index))
@@ -478,23 +483,29 @@ def _render(call: cst.Call, func: cst.BaseExpression, plan: _Plan, edits) -> cst
 _PAIR_ARGUMENTS = {"etas", "step_sizes"}
 
 
-def _with_groups(value: cst.BaseExpression, plan: _Plan, edits) -> cst.BaseExpression:
+def _with_groups(value: cst.BaseExpression, plan: _Plan, site: OptimizerSite, edits) -> cst.BaseExpression:
     """The constructor's params with folded add_param_group groups appended (their own edits,
     e.g. parameters() -> trainable_params(), applied: the statements they came from are gone)."""
     comma = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
-    if plan.groups_literal and isinstance(value, cst.List):
+    literal = site.kind == P.GROUPS and isinstance(value, cst.List)
+    if literal:
         head = list(value.elements)
-    elif plan.params_groups:
+    elif site.kind == P.GROUPS:
         head = [cst.StarredElement(value=value)]
     else:
         first = P.as_list(value) if plan.params_iterator else value
         head = [cst.Element(value=_one_group(first).elements[0].value)]
     if head:
         head[-1] = head[-1].with_changes(comma=comma)
-    extra = [cst.Element(value=edits.apply_to(g), comma=comma) for g in plan.extra_groups]
+    extra = [cst.Element(value=edits.apply_to(g), comma=comma) for g in site.extra_groups]
     extra[-1] = extra[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
-    base = value if isinstance(value, cst.List) and plan.groups_literal else cst.List(elements=[])
+    base = value if literal else cst.List(elements=[])
     return base.with_changes(elements=[*head, *extra])
+
+
+def _implicit_group(params: cst.BaseExpression) -> cst.Dict:
+    """Plain parameters as the one group torch makes of them (never written out)."""
+    return cst.Dict(elements=[cst.DictElement(key=cst.SimpleString("'params'"), value=params)])
 
 
 def _one_group(value: cst.BaseExpression) -> cst.BaseExpression:

@@ -70,17 +70,14 @@ class ParamGroups(Rule):
     checks = (UNSUPPORTED_KEY, SPREAD, PARAM_GROUPS, ADD_GROUP)
 
     def run(self, ctx: FileContext) -> None:
-        hoisted = ctx.shared.get("hoisted_keys", set())
-        for site in ctx.shared.get("optimizers", []):
-            if site.params is not None:
-                groups, _ = P.group_dicts(ctx, site.params)
-                for group in groups:
-                    self._check_keys(ctx, group, site, hoisted)
+        for site in ctx.optimizer_sites:
+            for group in site.groups:
+                self._check_keys(ctx, group, site)
             if site.target is not None:
                 self._uses(ctx, site)
 
     # ---- keys -------------------------------------------------------------------------------
-    def _check_keys(self, ctx: FileContext, group, site: OptimizerSite, hoisted) -> None:
+    def _check_keys(self, ctx: FileContext, group, site: OptimizerSite) -> None:
         target = f"nn.{site.entry['target']}"
         alternative = site.entry.get("alternative")
         for key_node, key, _ in P.group_keys(group):
@@ -90,7 +87,7 @@ class ParamGroups(Rule):
                     f"{ctx.code(key_node)} in a parameter group of {target}: its keys cannot be seen; "
                     f"MindSpore accepts only {', '.join(GROUP_KEYS)}",
                 )
-            elif key and key not in GROUP_KEYS and key_node not in hoisted:
+            elif key and key not in GROUP_KEYS and key_node not in site.hoisted_keys:
                 hint = f", or use {alternative}, which accepts torch-style group keys" if alternative else ""
                 ctx.report(
                     UNSUPPORTED_KEY, key_node,
@@ -100,16 +97,12 @@ class ParamGroups(Rule):
 
     # ---- uses of the optimizer --------------------------------------------------------------
     def _uses(self, ctx: FileContext, site: OptimizerSite) -> None:
-        folded = ctx.shared.get("folded", set())
-        fixed_lr = _one_fixed_lr(site)
-        self.shared_lr = _one_lr(site)
-        group_count = _group_count(site)
         for use in ctx.uses_of(site.target):
             attribute = ctx.parent(use)
             if not (isinstance(attribute, cst.Attribute) and attribute.value is use):
                 continue
             name = attribute.attr.value
-            if name == "add_param_group" and attribute not in folded:
+            if name == "add_param_group" and attribute not in site.folded:
                 ctx.report(
                     ADD_GROUP, attribute,
                     "MindSpore optimizers take every parameter group at construction: add this group "
@@ -117,9 +110,12 @@ class ParamGroups(Rule):
                     "right after the construction)",
                 )
             elif name == "param_groups":
-                self._param_groups(ctx, site, use, attribute, fixed_lr, group_count)
+                self._param_groups(ctx, site, use, attribute)
 
-    def _param_groups(self, ctx, site, use, attribute, fixed_lr: bool, group_count: Optional[int]) -> None:
+    def _param_groups(self, ctx: FileContext, site: OptimizerSite, use, attribute) -> None:
+        groups = site.every_group()
+        shared_lr = groups is not None and all(key not in ("lr", None) for g in groups for _, key, _ in P.group_keys(g))
+        fixed_lr = shared_lr and not site.scheduled  # one lr Parameter that ops.assign can change
         outer = ctx.parent(attribute)
         # for g in opt.param_groups: g['lr'] = v
         if isinstance(outer, cst.For) and outer.iter is attribute:
@@ -139,7 +135,7 @@ class ParamGroups(Rule):
                 statement = ctx.parent(assign)
                 single = (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
                           and len(assign.targets) == 1)
-                if fixed_lr and group_count == 1 and single:
+                if fixed_lr and len(groups) == 1 and single:
                     self._assign(ctx, statement, use, assign.value)
                     return
                 ctx.report(PARAM_GROUPS, item, f"{ctx.code(item)} = ... cannot be converted (one group of "
@@ -148,7 +144,7 @@ class ParamGroups(Rule):
             if isinstance(parent, cst.AugAssign) and parent.target is item:
                 ctx.report(PARAM_GROUPS, item, f"{ctx.code(item)} cannot be converted: {_advice()}")
                 return
-            if self.shared_lr:  # a read: the lr the next optimizer step uses, fixed or scheduled
+            if shared_lr:  # a read: the lr the next optimizer step uses, fixed or scheduled
                 ctx.edits.replace(item, lambda _old, u=use: syntax.fill("float(OPT.get_lr())", OPT=u))
                 ctx.convert(self.code)
                 return
@@ -179,31 +175,6 @@ def _advice() -> str:
     return ("read the lr with optimizer.get_lr(), change a single fixed lr with "
             "ops.assign(optimizer.learning_rate, Tensor(v, mstype.float32)), or give MindSpore the "
             "whole schedule as a per-step learning_rate list")
-
-
-def _one_fixed_lr(site: OptimizerSite) -> bool:
-    """The optimizer has one fixed lr Parameter (ops.assign can change it): no schedule list."""
-    return not site.scheduled and _one_lr(site)
-
-
-def _one_lr(site: OptimizerSite) -> bool:
-    """Every parameter shares one lr (fixed or a schedule): no group sets its own 'lr', so
-    get_lr() returns that one value."""
-    if site.kind == P.TENSORS:
-        return True
-    if site.kind == P.GROUPS and site.groups:
-        return all(key != "lr" for group in site.groups for _, key, _ in P.group_keys(group)) and all(
-            key is not None for group in site.groups for _, key, _ in P.group_keys(group)
-        )
-    return False
-
-
-def _group_count(site: OptimizerSite) -> Optional[int]:
-    if site.kind == P.TENSORS:
-        return 1
-    if site.kind == P.GROUPS and site.groups:
-        return len(site.groups)
-    return None
 
 
 def _lr_item(ctx: FileContext, attribute: cst.Attribute) -> Optional[cst.Subscript]:

@@ -70,9 +70,9 @@ class ParameterSelection(Rule):
 
     def run(self, ctx: FileContext) -> None:
         self.ctx = ctx
-        self.optimizer_scopes = {ctx.scope(site.call) for site in ctx.shared.get("optimizers", [])}
+        self.optimizer_scopes = {ctx.scope(site.call) for site in ctx.optimizer_sites}
         self.done: Set[cst.CSTNode] = set()
-        for site in ctx.shared.get("optimizers", []):
+        for site in ctx.optimizer_sites:
             for source in ([site.params] if site.params is not None else []) + site.extra_groups:
                 self._feed(source, depth=0)
         if not ctx.torch_optim_references():
@@ -131,18 +131,9 @@ class ParameterSelection(Rule):
             for element in node.elements:
                 self._feed(element.value, depth + 1)
         elif isinstance(node, cst.Name):
-            assignment = P.single_assignment(ctx, node)
-            if assignment is None:
-                return
-            assign = ctx.parent(ctx.parent(assignment.node))
-            if isinstance(assign, cst.Assign) and len(assign.targets) == 1:
-                self._feed(assign.value, depth + 1)
-            for access in assignment.references:
-                parent = ctx.parent(access.node)
-                if isinstance(parent, cst.Attribute) and parent.attr.value in ("append", "extend"):
-                    call = ctx.parent(parent)
-                    if isinstance(call, cst.Call) and call.args:
-                        self._feed(call.args[0].value, depth + 1)
+            held = P.holdings(ctx, node)
+            for value in [held.value, *held.appended, *held.extended] if held is not None else ():
+                self._feed(value, depth + 1)
 
     # ---- named_parameters() ----------------------------------------------------------------
     def _named(self, call: cst.Call) -> None:
@@ -210,7 +201,7 @@ class ParameterSelection(Rule):
         if not (isinstance(assign, cst.Assign) and len(assign.targets) == 1
                 and isinstance(assign.targets[0].target, cst.Name)):
             return
-        assignment = L.assignment_of(ctx, assign.targets[0].target)
+        assignment = ctx.assignment_of(assign.targets[0].target)
         for access in assignment.references if assignment is not None else ():
             subscript = ctx.parent(access.node)
             if isinstance(subscript, cst.Subscript) and subscript.value is access.node and len(subscript.slice) == 1:
@@ -247,7 +238,7 @@ class ParameterSelection(Rule):
         target = assign.targets[0].target
         if not isinstance(target, cst.Name):
             return False
-        assignment = L.assignment_of(ctx, target)
+        assignment = ctx.assignment_of(target)
         if assignment is None:
             return False
         loops = []
@@ -309,12 +300,9 @@ class ParameterSelection(Rule):
             for string in _strings(node):
                 self._translate(string)
             for name in _names(node):
-                assignment = P.single_assignment(self.ctx, name)
-                if assignment is None:
-                    continue
-                assign = self.ctx.parent(self.ctx.parent(assignment.node))
-                if isinstance(assign, cst.Assign) and isinstance(assign.value, (cst.List, cst.Tuple, cst.Set)):
-                    for element in assign.value.elements:
+                value = self.ctx.assigned_value(name)
+                if isinstance(value, (cst.List, cst.Tuple, cst.Set)):
+                    for element in value.elements:
                         if isinstance(element.value, cst.SimpleString):
                             self._translate(element.value)
 
@@ -385,7 +373,7 @@ def _is_name(node: cst.CSTNode, value: str) -> bool:
 
 def _references(ctx: FileContext, name: cst.Name) -> Optional[List[cst.Name]]:
     """The uses of a loop variable, or None when it is also bound elsewhere."""
-    assignment = L.assignment_of(ctx, name)
+    assignment = ctx.assignment_of(name)
     if assignment is None:
         return None
     scope = ctx.scope(name)

@@ -76,7 +76,7 @@ class Schedulers(Rule):
 
     def run(self, ctx: FileContext) -> None:
         self.ctx = ctx
-        sites = ctx.shared.get("optimizers", [])
+        sites = ctx.optimizer_sites
         found = [(call, kind) for call in ctx.calls for kind in [_scheduler_kind(ctx, call)] if kind]
         self.children: Dict[cst.Call, cst.Call] = {}  # child scheduler -> its SequentialLR/Chained
         for call, (name, _) in found:
@@ -310,7 +310,7 @@ def _binding(ctx: FileContext, name: Optional[cst.Name]):
     """What a name refers to here (its one assignment), to tell same-named optimizers apart."""
     if name is None:
         return None
-    assignment = P.single_assignment(ctx, name)
+    assignment = ctx.binding(name)
     return assignment if assignment is not None else (id(ctx.scope(name)), name.value)
 
 
@@ -339,9 +339,7 @@ def _child_calls(ctx: FileContext, call: cst.Call, name: str) -> List[cst.Call]:
     for element in listed.elements:
         value = element.value
         if isinstance(value, cst.Name):
-            assignment = P.single_assignment(ctx, value)
-            assign = ctx.parent(ctx.parent(assignment.node)) if assignment is not None else None
-            value = assign.value if isinstance(assign, cst.Assign) else None
+            value = ctx.assigned_value(value)
         if isinstance(value, cst.Call) and _scheduler_kind(ctx, value) is not None:
             children.append(value)
         else:
@@ -403,7 +401,7 @@ def _bind(call: cst.Call, entry: Dict) -> Tuple[Dict[str, cst.BaseExpression], c
 
 
 def _site_of(ctx: FileContext, optimizer: cst.Name, sites: List[OptimizerSite]) -> OptimizerSite:
-    assignment = P.single_assignment(ctx, optimizer)
+    assignment = ctx.binding(optimizer)
     for site in sites:
         if assignment is not None and site.target is assignment.node:
             if site.hidden:
@@ -436,10 +434,9 @@ def _scheduler_uses(ctx: FileContext, scheduler: cst.Name):
 
 
 def _group_lrs(site: OptimizerSite) -> List[cst.BaseExpression]:
-    if site.kind == P.TENSORS:
-        return []
-    if site.kind == P.GROUPS and site.groups:
-        return [value for group in site.groups for _, key, value in P.group_keys(group) if key == "lr"]
+    groups = site.every_group()
+    if groups is not None:
+        return [value for group in groups for _, key, value in P.group_keys(group) if key == "lr"]
     raise schedules.Unsupported("cannot see every parameter group; groups with their own lr need their own list")
 
 
