@@ -19,12 +19,12 @@ from rich.console import Console
 
 from codemod import __version__, report
 from codemod.discovery import discover, out_path, relative_to_cwd
-from codemod.engine import FileResult, may_need_migration, migrate_file, migrate_source
+from codemod.engine import FileResult, migrate_file, migrate_source
 from codemod.findings import make_finding
 from codemod.rules.engine_checks import READ_ERROR
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-PARALLEL_THRESHOLD = 16  # files worth parsing before a process pool pays for itself
+PARALLEL_THRESHOLD = 32  # files before a process pool pays for its start-up
 
 
 class _DefaultToMigrate(click.Group):
@@ -180,14 +180,11 @@ def _migrate_all(
     files: List[Path], target: Callable[[Path], Optional[Path]], annotate: bool, jobs: int
 ) -> List[FileResult]:
     work = [(f, target(f), annotate) for f in files]
-    workers = jobs or (os.cpu_count() or 1)
-    heavy = 0
-    if workers > 1 and len(work) >= PARALLEL_THRESHOLD:
-        heavy = sum(1 for f in files if _cheap_peek(f))
+    workers = min(jobs or (os.cpu_count() or 1), len(work))
     progress = _progress(len(work))
     results: List[FileResult] = []
-    if workers > 1 and heavy >= PARALLEL_THRESHOLD:
-        with ProcessPoolExecutor(max_workers=min(workers, heavy)) as pool:
+    if workers > 1 and len(work) >= PARALLEL_THRESHOLD:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
             for result in pool.map(_work, work, chunksize=4):
                 results.append(result)
                 progress(result)
@@ -203,13 +200,6 @@ def _migrate_all(
 def _work(item: Tuple[Path, Optional[Path], bool]) -> FileResult:
     file, write_to, annotate = item
     return migrate_file(file, write_to=write_to, annotate=annotate)
-
-
-def _cheap_peek(file: Path) -> bool:
-    try:
-        return may_need_migration(file.read_bytes())
-    except OSError:
-        return False
 
 
 def _progress(total: int) -> Callable[[Optional[FileResult]], None]:

@@ -21,6 +21,11 @@ from codemod.findings import Check, Finding, make_finding
 from codemod import imports
 
 
+# Packages whose names the rules resolve: torch itself, and the scheduler factories of
+# transformers and diffusers. A reference rooted elsewhere is never looked up.
+TRACKED_PACKAGES = ("torch", "transformers", "diffusers")
+
+
 class _Index(cst.CSTVisitor):
     """One walk that lists what the rules look for, so that no rule walks the tree again."""
 
@@ -28,7 +33,7 @@ class _Index(cst.CSTVisitor):
         self.calls: List[cst.Call] = []
         self.references: List[cst.BaseExpression] = []  # outermost Name/Attribute chains
         self.names: Set[str] = set()
-        self.torch_roots: Set[str] = set()  # names bound by `import torch...` / `from torch...`
+        self.tracked_roots: Set[str] = set()  # names bound by imports from TRACKED_PACKAGES
         self._inner: Set[cst.CSTNode] = set()
         self.parents: Dict[cst.CSTNode, cst.CSTNode] = {}
         self._stack: List[cst.CSTNode] = []
@@ -51,8 +56,8 @@ class _Index(cst.CSTVisitor):
     def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
         module = cst.helpers.get_full_name_for_node(node.module) if node.module else ""
         if isinstance(node.names, cst.ImportStar):
-            if (module or "").startswith("torch"):
-                self.torch_roots.add("*")
+            if _tracked(module or ""):
+                self.tracked_roots.add("*")
             return False
         for alias in node.names:
             self._bind(alias, f"{module}.{alias.evaluated_name}" if not node.relative else "")
@@ -61,8 +66,8 @@ class _Index(cst.CSTVisitor):
     def _bind(self, alias: cst.ImportAlias, imported: str) -> None:
         bound = (alias.evaluated_alias or alias.evaluated_name).split(".")[0]
         self.names.add(bound)
-        if imported == "torch" or imported.startswith("torch."):
-            self.torch_roots.add(bound)
+        if _tracked(imported):
+            self.tracked_roots.add(bound)
 
     def visit_Call(self, node: cst.Call) -> None:
         self.calls.append(node)
@@ -93,7 +98,7 @@ class FileContext:
         self.calls = index.calls
         self.references = index.references
         self.names_in_use = index.names
-        self._torch_roots = index.torch_roots
+        self._tracked_roots = index.tracked_roots
         self._optim_refs: Optional[List[Tuple[cst.CSTNode, str]]] = None
         self.edits = Edits()
         self.findings: List[Finding] = []
@@ -118,20 +123,21 @@ class FileContext:
             return set()
         return {q.name for q in names if q.source is QualifiedNameSource.IMPORT}
 
-    def may_be_torch(self, node: cst.CSTNode) -> bool:
-        """Cheap pre-check: does this Name/Attribute chain start at a name torch imports bound?"""
-        if "*" in self._torch_roots:
+    def may_be_tracked(self, node: cst.CSTNode) -> bool:
+        """Cheap pre-check before a scope lookup: does this Name/Attribute chain start at a name
+        bound by an import from torch, transformers or diffusers?"""
+        if "*" in self._tracked_roots:
             return True
         while isinstance(node, (cst.Attribute, cst.Call)):
             node = node.value if isinstance(node, cst.Attribute) else node.func
-        return isinstance(node, cst.Name) and node.value in self._torch_roots
+        return isinstance(node, cst.Name) and node.value in self._tracked_roots
 
     def torch_optim_references(self) -> List[Tuple[cst.CSTNode, str]]:
         """Every outermost reference to a torch.optim name, with that name (computed once)."""
         if self._optim_refs is None:
             self._optim_refs = []
             for node in self.references:
-                if self.may_be_torch(node):
+                if self.may_be_tracked(node):
                     qname = self.qualified_name(node)
                     if qname and (qname == "torch.optim" or qname.startswith("torch.optim.")):
                         self._optim_refs.append((node, qname))
@@ -233,6 +239,10 @@ class FileContext:
 
     def convert(self, rule_code: str) -> None:
         self.conversions[rule_code] += 1
+
+
+def _tracked(dotted: str) -> bool:
+    return any(dotted == p or dotted.startswith(p + ".") for p in TRACKED_PACKAGES)
 
 
 def _names_within(node: cst.CSTNode) -> Iterator[cst.CSTNode]:

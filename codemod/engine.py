@@ -4,9 +4,11 @@ edits once, check the output parses, and write it atomically."""
 from __future__ import annotations
 
 import ast
+import io
 import os
 import stat
 import tempfile
+import tokenize
 import traceback
 from collections import Counter
 from dataclasses import dataclass, field
@@ -41,8 +43,17 @@ class FileResult:
 
     @property
     def code(self) -> str:
-        """The output as text (for tests and the stdin mode)."""
-        return cst.parse_module(self.output).code if self.output else ""
+        """The output as text, decoded as Python would read it."""
+        return decode(self.output)
+
+
+def decode(source: bytes) -> str:
+    """Text of Python source bytes, by their coding cookie or BOM (UTF-8 otherwise)."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
+    except SyntaxError:
+        encoding = "utf-8"
+    return source.decode(encoding, errors="replace")
 
 
 def may_need_migration(source: bytes) -> bool:

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 import libcst as cst
 from libcst.metadata import GlobalScope, ImportAssignment
 
+from codemod import tables
+
 if TYPE_CHECKING:
     from codemod.context import FileContext
 
@@ -186,8 +188,6 @@ def _is_factory_alias(node: cst.CSTNode, alias: cst.ImportAlias) -> bool:
     scheduler rule replaces (removed only once every use of it was)."""
     if not isinstance(node, cst.ImportFrom) or node.relative or node.module is None:
         return False
-    from codemod import tables
-
     module = cst.helpers.get_full_name_for_node(node.module) or ""
     return f"{module}.{alias.evaluated_name}" in tables.load("schedulers")["factories"]
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import difflib
-import io
 import json
-import tokenize
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, TextIO
@@ -15,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from codemod import __version__
-from codemod.engine import FileResult
+from codemod.engine import FileResult, decode
 from codemod.findings import ERROR, WARNING
 from codemod.registry import all_checks
 
@@ -82,14 +80,6 @@ def json_document(results: List[FileResult], paths: Dict[str, str], summary: Sum
     document = {"version": JSON_VERSION, "tool": {"name": "ms-migrate", "version": __version__},
                 "files": files, "summary": summary.to_json()}
     return json.dumps(document, indent=2)
-
-
-def decode(source: bytes) -> str:
-    try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
-    except SyntaxError:
-        encoding = "utf-8"
-    return source.decode(encoding, errors="replace")
 
 
 def unified_diff(result: FileResult, display_path: str) -> str:

@@ -312,9 +312,10 @@ MOMENTUM_CYCLING = {"OneCycleLR", "CyclicLR"}
 
 
 def element(name: str, args: Args, base: Expr, T: Expr, tm: Timing) -> Expr:
-    """The lr at scheduler step T."""
+    """The lr at scheduler step T: a spec's own element form when it has one (it knows when
+    it is a plain factor of the base lr), else base * factor."""
     spec = SPECS[name]
-    if spec.element is not None and (spec.factor is None or not _is_zero(args.get("eta_min"))):
+    if spec.element is not None:
         return spec.element(args, base, T, tm)
     return syntax.fill("BASE * F", BASE=base, F=spec.factor(args, T, tm))
 

@@ -62,7 +62,7 @@ def analyze(ctx: FileContext, step_call: cst.Call, optimizer: cst.Name) -> Stepp
         if [(id(g), b) for g, b in update.guards] != [(id(g), b) for g, b in s_guards]:
             raise Unsupported("scheduler.step() and optimizer.step() sit under different conditions "
                               "in the batch loop; supply the number of optimizer updates yourself")
-        _check_order(ctx, update.call, step_call, batch_loop)
+        _check_order(ctx, update.call, step_call)
     elif len(u_loops) == len(s_loops) + 1 and all(a is b for a, b in zip(u_loops, s_loops)):
         per_epoch = True
         batch_loop = u_loops[-1]
@@ -201,7 +201,7 @@ def _bind_call(call: cst.Call, function: cst.FunctionDef) -> dict:
     return mapping
 
 
-def _check_order(ctx: FileContext, update: cst.Call, step: cst.Call, loop: cst.For) -> None:
+def _check_order(ctx: FileContext, update: cst.Call, step: cst.Call) -> None:
     if ctx.start(step).line < ctx.start(update).line:
         raise Unsupported("scheduler.step() runs before optimizer.step() (torch's legacy order): "
                           "the first update would already use the second lr")
