@@ -3,25 +3,24 @@
 Three kinds of tests:
 * harness self-tests with hand-written MindSpore code: the twins, the name correspondence, a
   correct migration that must compare equal, and deliberately wrong migrations that must NOT;
-* the seed examples (cases/seed_*.py) migrated by the tool (codemod.engine.migrate_source) and
+* the seed examples (seeds.py: the fixtures/seed inputs made whole) migrated by the tool (codemod.engine.migrate_source) and
   compared; an xfail always says what the tool does not do yet;
 * the optimizer mapping table: torch/MindSpore pairs, hand-written and through the tool.
 """
 
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("numpy", reason="the equivalence tier needs the 'equivalence' extra (numpy, torch, mindspore)")
 from . import harness as H
+from .seeds import seed
 
 pytestmark = pytest.mark.equivalence
 
-CASES = Path(__file__).resolve().parent / "cases"
 
 
 def case(name: str) -> str:
-    return (CASES / name).read_text(encoding="utf-8")
+    return seed(name)
 
 
 def tool_report(torch_src: str, **kwargs) -> H.EquivalenceReport:

@@ -23,11 +23,11 @@ pytest.importorskip("numpy", reason="the equivalence tier needs the 'equivalence
 import numpy as np  # noqa: E402
 
 from . import harness as H
+from .seeds import seed
 
 pytestmark = pytest.mark.equivalence
 
 ROOT = Path(__file__).resolve().parents[2]
-CASES = Path(__file__).resolve().parent / "cases"
 TABLE = json.loads((ROOT / "rules" / "optimizers.json").read_text(encoding="utf-8"))["optimizers"]
 MAPPED = [cls for cls, entry in TABLE.items() if entry.get("target")]
 NORM_PARAMS = {"bn.weight", "bn.bias", "ln.weight", "ln.bias"}  # MindSpore: gamma/beta
@@ -282,7 +282,7 @@ def test_selection_matches_torch(torch_src):
 
 def test_seed_2_named_parameters_loop():
     """The seed's loop (no 'conv' in the name), verbatim: equal on every aspect."""
-    report = tool_report((CASES / "seed_2_named_parameters.py").read_text(encoding="utf-8"))
+    report = tool_report(seed("seed_2_named_parameters"))
     report.assert_ok()
     assert report.torch.params and not any("conv" in n for n in report.mindspore.params)
 
@@ -290,7 +290,7 @@ def test_seed_2_named_parameters_loop():
 def test_seed_2_named_parameters_loop_with_weight_decay():
     """The same loop with weight decay: the ungrouped list would lose norm-layer decay in
     MindSpore, so it must be equal or flagged (MSM105)."""
-    source = (CASES / "seed_2_named_parameters.py").read_text(encoding="utf-8")
+    source = seed("seed_2_named_parameters")
     torch_src = source.replace("lr=0.01)", "lr=0.01, weight_decay=0.05)")
     assert torch_src != source
     report = tool_report(torch_src, aspects=SELECTION)

@@ -53,13 +53,13 @@ import math
 import sys
 import types
 from dataclasses import dataclass
-from pathlib import Path
 from typing import List, Sequence
 
 import pytest
 
 pytest.importorskip("numpy", reason="the equivalence tier needs the 'equivalence' extra (numpy, torch, mindspore)")
 from . import harness as H
+from .seeds import seed
 
 pytestmark = [
     pytest.mark.equivalence,
@@ -67,7 +67,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\\(\\)` before:UserWarning"),
 ]
 
-CASES = Path(__file__).resolve().parent / "cases"
 RTOL = 1e-6  # == harness.LR_RTOL
 ABS = 1e-12  # lrs that are zero up to rounding (cosine at T_max, polynomial at the end)
 
@@ -674,7 +673,7 @@ def _print_argument(code: str) -> str:
 
 
 def test_seed_3_exponential_lr_prints_like_torch():
-    src = (CASES / "seed_3_exponential_lr.py").read_text(encoding="utf-8")
+    src = seed("seed_3_exponential_lr")
     result = H.migrate(src)
     show("seed_3_exponential_lr.py", result)
     assert not scheduler_findings(result), [f.message for f in scheduler_findings(result)]
