@@ -18,10 +18,6 @@ from codemod import syntax
 from codemod.context import FileContext
 
 
-def _is_name(node: cst.CSTNode, value: str) -> bool:
-    return isinstance(node, cst.Name) and node.value == value
-
-
 def pair(target: cst.BaseExpression) -> Optional[Tuple[cst.Name, cst.Name]]:
     if isinstance(target, (cst.Tuple, cst.List)) and len(target.elements) == 2:
         first, second = (e.value for e in target.elements)
@@ -44,10 +40,10 @@ def freezes(body: cst.BaseSuite, var: str) -> bool:
     for node in syntax.walk(body):
         if isinstance(node, cst.AssignTarget):
             target = node.target
-            if isinstance(target, cst.Attribute) and target.attr.value == "requires_grad" and _is_name(target.value, var):
+            if isinstance(target, cst.Attribute) and target.attr.value == "requires_grad" and syntax.is_name(target.value, var):
                 return True
         if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
-            if node.func.attr.value == "requires_grad_" and _is_name(node.func.value, var):
+            if node.func.attr.value == "requires_grad_" and syntax.is_name(node.func.value, var):
                 return True
     return False
 
@@ -60,11 +56,11 @@ def appended(statement: cst.CSTNode, param: str) -> Optional[str]:
     if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
         call = small.value
         if (isinstance(call.func, cst.Attribute) and call.func.attr.value == "append"
-                and isinstance(call.func.value, cst.Name) and len(call.args) == 1 and _is_name(call.args[0].value, param)):
+                and isinstance(call.func.value, cst.Name) and len(call.args) == 1 and syntax.is_name(call.args[0].value, param)):
             return call.func.value.value
     if isinstance(small, cst.AugAssign) and isinstance(small.operator, cst.AddAssign) and isinstance(small.target, cst.Name):
         value = small.value
-        if isinstance(value, cst.List) and len(value.elements) == 1 and _is_name(value.elements[0].value, param):
+        if isinstance(value, cst.List) and len(value.elements) == 1 and syntax.is_name(value.elements[0].value, param):
             return small.target.value
     return None
 
@@ -112,7 +108,7 @@ def inits_removable(ctx: FileContext, loop: cst.For, filters: list) -> bool:
         for statement in body[:position]:
             if (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
                     and isinstance(statement.body[0], cst.Assign) and len(statement.body[0].targets) == 1
-                    and _is_name(statement.body[0].targets[0].target, target)
+                    and syntax.is_name(statement.body[0].targets[0].target, target)
                     and isinstance(statement.body[0].value, cst.List) and not statement.body[0].value.elements):
                 init = statement
         if init is None:

@@ -38,6 +38,30 @@ def walk(node: cst.CSTNode):
         stack.extend(current.children)
 
 
+def is_name(node: Optional[cst.CSTNode], value: str) -> bool:
+    return isinstance(node, cst.Name) and node.value == value
+
+
+def read_names(node: Optional[cst.CSTNode], bound: frozenset = frozenset()):
+    """The Name nodes an expression reads: not attribute names, not keyword names, not a
+    lambda's own parameters."""
+    if node is None:
+        return
+    if isinstance(node, cst.Lambda):
+        params = {p.name.value for p in node.params.params}
+        yield from read_names(node.body, bound | params)
+    elif isinstance(node, cst.Name):
+        if node.value not in bound:
+            yield node
+    elif isinstance(node, cst.Attribute):
+        yield from read_names(node.value, bound)
+    elif isinstance(node, cst.Arg):
+        yield from read_names(node.value, bound)
+    else:
+        for child in node.children:
+            yield from read_names(child, bound)
+
+
 def is_literal(node: cst.BaseExpression) -> bool:
     return literal_value(node) is not MISSING
 

@@ -299,7 +299,7 @@ class ParameterSelection(Rule):
         for node in nodes:
             for string in _strings(node):
                 self._translate(string)
-            for name in _names(node):
+            for name in syntax.read_names(node):
                 value = self.ctx.assigned_value(name)
                 if isinstance(value, (cst.List, cst.Tuple, cst.Set)):
                     for element in value.elements:
@@ -348,7 +348,7 @@ def _requires_grad_filter(ctx: FileContext, call: cst.Call) -> Optional[cst.Call
     if isinstance(fn, cst.Lambda) and len(fn.params.params) == 1:
         var = fn.params.params[0].name.value
         body = fn.body
-        if isinstance(body, cst.Attribute) and body.attr.value == "requires_grad" and _is_name(body.value, var):
+        if isinstance(body, cst.Attribute) and body.attr.value == "requires_grad" and syntax.is_name(body.value, var):
             return source
     return None
 
@@ -361,14 +361,10 @@ def _requires_grad_comprehension(comp) -> bool:
     var = for_in.target.value
     test = for_in.ifs[0].test
     return (
-        _is_name(comp.elt, var)
+        syntax.is_name(comp.elt, var)
         and isinstance(for_in.iter, cst.Call) and _method_call(for_in.iter, "parameters")
-        and isinstance(test, cst.Attribute) and test.attr.value == "requires_grad" and _is_name(test.value, var)
+        and isinstance(test, cst.Attribute) and test.attr.value == "requires_grad" and syntax.is_name(test.value, var)
     )
-
-
-def _is_name(node: cst.CSTNode, value: str) -> bool:
-    return isinstance(node, cst.Name) and node.value == value
 
 
 def _references(ctx: FileContext, name: cst.Name) -> Optional[List[cst.Name]]:
@@ -388,17 +384,5 @@ def _dot_name(var: str) -> cst.BaseExpression:
 
 def _strings(node: cst.CSTNode):
     return (n for n in syntax.walk(node) if isinstance(n, cst.SimpleString))
-
-
-def _names(node: cst.CSTNode):
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, cst.Name):
-            yield current
-        elif isinstance(current, cst.Attribute):
-            stack.append(current.value)
-            continue
-        stack.extend(current.children)
 
 

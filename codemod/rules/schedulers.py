@@ -447,34 +447,13 @@ def _block_position(ctx: FileContext, statement: cst.CSTNode):
     return block, list(block.body).index(statement)
 
 
-def _names(nodes, bound=frozenset()) -> List[str]:
-    """Free names the expressions read (not attribute names, not a lambda's own parameters)."""
-    out = []
-    for node in nodes:
-        if node is None:
-            continue
-        if isinstance(node, cst.Lambda):
-            params = {p.name.value for p in node.params.params}
-            out.extend(_names([node.body], bound | params))
-            continue
-        if isinstance(node, cst.Name):
-            if node.value not in bound:
-                out.append(node.value)
-            continue
-        if isinstance(node, cst.Attribute):
-            out.extend(_names([node.value], bound))
-            continue
-        out.extend(_names(node.children, bound))
-    return out
-
-
 def _needed_position(ctx: FileContext, block, loop_position: int, nodes, ignore=()) -> int:
     """Index in `block` of the last statement binding a name the lists need (-1: none). The
     optimizer's own name (inline children of SequentialLR mention it) is not needed."""
     scope = ctx.scope(block.body[loop_position])
     body = list(block.body)
     needed = -1
-    for name in set(_names(nodes)) - set(ignore):
+    for name in {n.value for node in nodes for n in syntax.read_names(node)} - set(ignore):
         if scope is None:
             break
         for assignment in scope[name]:
