@@ -10,7 +10,7 @@ optimizer rule rewrites) without either losing the other's change.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Callable, Dict, List, Set, Union
+from typing import Callable, Dict, List, Optional, Set, Tuple, Union
 
 import libcst as cst
 
@@ -30,7 +30,7 @@ class Edits:
         self.removed: Set[cst.CSTNode] = set()
         self.before: Dict[cst.CSTNode, List[cst.BaseStatement]] = defaultdict(list)
         self.after: Dict[cst.CSTNode, List[cst.BaseStatement]] = defaultdict(list)
-        self.comments: Dict[cst.CSTNode, List[str]] = defaultdict(list)
+        self.comments: Dict[cst.CSTNode, List[Tuple[str, str]]] = defaultdict(list)  # (text, key)
         self.moved: Set[cst.CSTNode] = set()
 
     def replace(self, original: cst.CSTNode, new: Replacement) -> None:
@@ -51,10 +51,12 @@ class Edits:
         self.moved.add(statement)
         self.after[anchor].extend([*before, Moved(statement)])  # type: ignore[list-item]
 
-    def comment(self, statement: cst.CSTNode, text: str) -> None:
-        """Add `# text` on its own line above `statement` (once, even across runs)."""
-        if text not in self.comments[statement]:
-            self.comments[statement].append(text)
+    def comment(self, statement: cst.CSTNode, text: str, key: Optional[str] = None) -> None:
+        """Add `# text` on its own line above `statement`, unless a comment starting with
+        `# key` (default: the text itself) is already there: once, even across runs."""
+        entry = (text, key or text)
+        if entry not in self.comments[statement]:
+            self.comments[statement].append(entry)
 
     def apply_to(self, node: cst.CSTNode) -> cst.CSTNode:
         """`node` (an original node) with the replacements recorded inside it applied."""
@@ -102,21 +104,12 @@ class _Applier(cst.CSTTransformer):
         return updated_node
 
 
-def _comment_key(comment: str) -> str:
-    """Annotations are kept once per finding code and statement, whatever their wording (a
-    later run may word the same finding differently); other comments by their full text."""
-    words = comment.split()
-    if len(words) >= 3 and words[1] == "ms-migrate:" and words[2].startswith("MSM"):
-        return " ".join(words[:3])
-    return comment
-
-
-def _with_comments(node: cst.CSTNode, texts: List[str]) -> cst.CSTNode:
+def _with_comments(node: cst.CSTNode, entries: List[Tuple[str, str]]) -> cst.CSTNode:
     leading = list(getattr(node, "leading_lines", ()))
-    present = {_comment_key(line.comment.value) for line in leading if line.comment is not None}
-    for text in texts:
-        comment = "# " + text
-        if _comment_key(comment) not in present:
+    present = [line.comment.value for line in leading if line.comment is not None]
+    for text, key in entries:
+        if not any(comment.startswith("# " + key) for comment in present):
+            comment = "# " + text
             leading.append(cst.EmptyLine(indent=True, comment=cst.Comment(comment)))
-            present.add(_comment_key(comment))
+            present.append(comment)
     return node.with_changes(leading_lines=leading)

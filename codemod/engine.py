@@ -89,7 +89,9 @@ def migrate_source(
         ctx.imports.finalize()
         if annotate:
             for finding, statement in ctx.flagged:
-                ctx.edits.comment(statement, f"ms-migrate: {finding.code} {finding.message}")
+                # once per code and statement: a later run may word the same finding differently
+                key = f"ms-migrate: {finding.code} "
+                ctx.edits.comment(statement, key + finding.message, key=key)
         new_module = apply_edits(ctx.module, ctx.edits)
         output = new_module.bytes
         if output != source:

@@ -93,6 +93,7 @@ class OptimizerSite:
     lr: Optional[cst.BaseExpression] = None  # the torch lr argument, None when absent
     hidden: bool = False  # some arguments come through *args/**kwargs
     scheduled: bool = False  # a scheduler rule gave it a learning-rate list
+    learning_rate: Optional[cst.BaseExpression] = None  # that list, rendered as learning_rate=
     extra_groups: List[cst.BaseExpression] = field(default_factory=list)  # folded add_param_group
     folded: Set[cst.CSTNode] = field(default_factory=set)  # their `opt.add_param_group` attributes
     hoisted_keys: Set[cst.CSTNode] = field(default_factory=set)  # group keys moved to the constructor
@@ -476,8 +477,19 @@ def _render(call: cst.Call, func: cst.BaseExpression, plan: _Plan, site: Optimiz
                 out.append((_keyword(None, ms_name, value), None))
         else:
             out.append((_keyword(None, ms_name, syntax.value_expr(source[1])), None))
+    if site.learning_rate is not None:
+        _set_learning_rate(out, site.learning_rate, first=1 if plan.params_index is not None else 0)
     out.extend((original[i], i) for i in plan.keep)
     return call.with_changes(func=func, args=_fix_commas(out, original))
+
+
+def _set_learning_rate(out: List[Tuple[cst.Arg, Optional[int]]], value: cst.BaseExpression, first: int) -> None:
+    """learning_rate=<value> in place of the lr argument, or right after params."""
+    for i, (arg, origin) in enumerate(out):
+        if arg.keyword is not None and arg.keyword.value == "learning_rate":
+            out[i] = (arg.with_changes(value=value), origin)
+            return
+    out.insert(first, (_keyword(None, "learning_rate", value), None))
 
 
 _PAIR_ARGUMENTS = {"etas", "step_sizes"}

@@ -223,7 +223,7 @@ class Schedulers(Rule):
                 ctx.edits.insert_before(job.opt_statement, *statements)
             else:
                 ctx.edits.move_after(job.opt_statement, job.anchor, *statements)
-            ctx.edits.replace(job.site.call, lambda c, n=top_name: _set_learning_rate(c, n))
+            job.site.learning_rate = cst.Name(top_name)  # the optimizer rule renders it
             for value, group_name in group_names:
                 ctx.edits.replace(value, lambda _old, n=group_name: cst.Name(n))
         for statement in job.removed:
@@ -490,22 +490,3 @@ def _check_unused_between(ctx, optimizer: cst.Name, block, start: int, end: int,
 
 def _assign(name: str, value: cst.BaseExpression) -> cst.SimpleStatementLine:
     return cst.SimpleStatementLine(body=[cst.Assign(targets=[cst.AssignTarget(target=cst.Name(name))], value=value)])
-
-
-def _set_learning_rate(call: cst.Call, name: str) -> cst.Call:
-    args = list(call.args)
-    for i, arg in enumerate(args):
-        if arg.keyword is not None and arg.keyword.value == "learning_rate":
-            args[i] = arg.with_changes(value=cst.Name(name))
-            return call.with_changes(args=args)
-    new = cst.Arg(keyword=cst.Name("learning_rate"), value=cst.Name(name),
-                  equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")))
-    if args:
-        first = args[0]
-        comma = first.comma if isinstance(first.comma, cst.Comma) else cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
-        new = new.with_changes(comma=comma if len(args) > 1 else cst.MaybeSentinel.DEFAULT)
-        args[0] = first.with_changes(comma=comma)
-        args.insert(1, new)
-    else:
-        args = [new]
-    return call.with_changes(args=args)
