@@ -85,7 +85,7 @@ def migrate_source(
     try:
         ctx = FileContext(path, module)
         for rule in RULES:
-            rule.run(ctx)
+            rule().run(ctx)
         ctx.imports.finalize()
         if annotate:
             for finding, statement in ctx.flagged:

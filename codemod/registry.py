@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, Tuple
+from typing import Dict, Tuple, Type
 
 from codemod.findings import Check
 from codemod.rules.base import Rule
@@ -13,14 +13,15 @@ from codemod.rules.param_groups import ParamGroups
 from codemod.rules.parameters import ParameterSelection
 from codemod.rules.schedulers import Schedulers
 
-# Order matters: later rules read what earlier ones left on the context (ctx.optimizer_sites); Leftovers runs last and
-# reports every torch.optim reference nobody migrated.
-RULES: Tuple[Rule, ...] = (
-    OptimizerConstructor(),
-    ParameterSelection(),
-    Schedulers(),
-    ParamGroups(),
-    Leftovers(),
+# Order matters: later rules read what earlier ones left on the context (ctx.optimizer_sites);
+# Leftovers runs last and reports every torch.optim reference nobody migrated. The engine makes
+# a fresh instance of each rule per file, so a rule may keep per-file state on self.
+RULES: Tuple[Type[Rule], ...] = (
+    OptimizerConstructor,
+    ParameterSelection,
+    Schedulers,
+    ParamGroups,
+    Leftovers,
 )
 
 
