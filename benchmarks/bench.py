@@ -88,12 +88,12 @@ def main() -> None:
 
         def tool(jobs: str):
             return lambda: subprocess.run(
-                [sys.executable, "-m", "codemod", "--check", "-q", "--exit-zero", "-j", jobs, str(folder)],
+                [sys.executable, "-m", "ms_migrate", "--check", "-q", "--exit-zero", "-j", jobs, str(folder)],
                 check=True, capture_output=True,
             )
 
         def startup():
-            subprocess.run([sys.executable, "-m", "codemod", "--version"], check=True, capture_output=True)
+            subprocess.run([sys.executable, "-m", "ms_migrate", "--version"], check=True, capture_output=True)
 
         results = {
             "ast.parse (baseline)": timed(ast_all, args.repeat),

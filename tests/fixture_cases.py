@@ -37,7 +37,7 @@ def findings_text(findings) -> str:
 
 def write_all() -> None:
     sys.path.insert(0, str(ROOT))
-    from codemod.engine import migrate_source
+    from ms_migrate.core.engine import migrate_source
 
     for case in cases():
         source = case.read_bytes()

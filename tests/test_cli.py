@@ -9,8 +9,8 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from codemod import __version__
-from codemod.cli import main
+from ms_migrate import __version__
+from ms_migrate.cli.command import main
 
 TORCH = b"import torch.optim as optim\n\noptimizer = optim.SGD(model.parameters(), lr=0.1)\n"
 MIGRATED = b"from mindspore import nn\n\noptimizer = nn.SGD(model.trainable_params(), learning_rate=0.1)\n"
@@ -70,7 +70,7 @@ def test_exit_zero(tree):
 def test_diff_is_git_applyable(tree):
     subprocess.run(["git", "init", "-q"], check=True)
     result = subprocess.run(
-        [sys.executable, "-m", "codemod", "--diff", "pkg"], capture_output=True, check=False
+        [sys.executable, "-m", "ms_migrate", "--diff", "pkg"], capture_output=True, check=False
     )
     assert result.returncode == 1
     assert result.stdout.startswith(b"--- a/pkg/train.py\n+++ b/pkg/train.py\n")
@@ -247,7 +247,7 @@ def test_file_mode_is_kept(tree):
 
 
 def test_internal_error_in_a_rule_is_a_finding(tree, monkeypatch):
-    from codemod.rules.optimizers import OptimizerConstructor
+    from ms_migrate.rules.optimizers.constructor import OptimizerConstructor
 
     def boom(self, ctx):
         raise RuntimeError("boom")
@@ -299,13 +299,13 @@ def test_parallel_run_matches_serial(tmp_path, monkeypatch):
 
 def test_real_process_exit_codes(tmp_path):
     (tmp_path / "t.py").write_bytes(TORCH)
-    check = subprocess.run([sys.executable, "-m", "codemod", "--check", str(tmp_path)], capture_output=True)
+    check = subprocess.run([sys.executable, "-m", "ms_migrate", "--check", str(tmp_path)], capture_output=True)
     assert check.returncode == 1
-    write = subprocess.run([sys.executable, "-m", "codemod", str(tmp_path)], capture_output=True)
+    write = subprocess.run([sys.executable, "-m", "ms_migrate", str(tmp_path)], capture_output=True)
     assert write.returncode == 1
-    again = subprocess.run([sys.executable, "-m", "codemod", "--check", str(tmp_path)], capture_output=True)
+    again = subprocess.run([sys.executable, "-m", "ms_migrate", "--check", str(tmp_path)], capture_output=True)
     assert again.returncode == 0, again.stdout
-    usage = subprocess.run([sys.executable, "-m", "codemod", "--bogus", str(tmp_path)], capture_output=True)
+    usage = subprocess.run([sys.executable, "-m", "ms_migrate", "--bogus", str(tmp_path)], capture_output=True)
     assert usage.returncode == 2
 
 
@@ -320,7 +320,7 @@ def test_quiet_drops_the_summary_table(tree):
 def test_diff_is_coloured_on_a_terminal():
     import io
 
-    from codemod import report
+    from ms_migrate.cli import report
 
     out = io.StringIO()
     report.write_diff("--- a/t.py\n+++ b/t.py\n@@ -1 +1 @@\n-old\n+new\n", out, color=True)
@@ -335,7 +335,7 @@ def test_progress_bar_on_a_terminal_stderr(tmp_path, monkeypatch):
     """Long runs show a rich progress bar on stderr when it is a terminal, never otherwise."""
     import io
 
-    from codemod import cli
+    from ms_migrate.cli import command as cli
 
     class Terminal(io.StringIO):
         def isatty(self):

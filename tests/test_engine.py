@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from codemod import engine
-from codemod.engine import migrate_file, migrate_source
+from ms_migrate.core import engine
+from ms_migrate.core.engine import migrate_file, migrate_source
 
 TORCH = b"import torch.optim as optim\n\noptimizer = optim.SGD(model.parameters(), lr=0.1)\n"
 

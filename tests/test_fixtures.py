@@ -2,7 +2,7 @@
 
 import pytest
 
-from codemod.engine import migrate_source
+from ms_migrate.core.engine import migrate_source
 from tests.fixture_cases import case_id, cases, findings_path, findings_text, out_path
 
 CASES = cases()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from codemod.param_names import translate_name
+from ms_migrate.rules.parameters.names import translate_name
 
 CASES = [
     ("LayerNorm.weight", "LayerNorm.gamma"),  # Hugging Face no_decay lists

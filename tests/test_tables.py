@@ -4,7 +4,7 @@ import inspect
 
 import pytest
 
-from codemod import tables
+from ms_migrate.core import tables
 
 torch_optim = pytest.importorskip("torch.optim", reason="needs the 'equivalence' extra (torch)")
 ms_nn = pytest.importorskip("mindspore.nn", reason="needs the 'equivalence' extra (mindspore)")

@@ -1,7 +1,7 @@
 """Equivalence harness: run a torch snippet and its MindSpore migration side by side and compare
 what the two optimizers do (issue #3).
 
-The MindSpore side is normally produced by the tool itself (``codemod.engine.migrate_source``),
+The MindSpore side is normally produced by the tool itself (``ms_migrate.core.engine.migrate_source``),
 never copied from an expected-output file; an explicit MindSpore source can be given instead
 (used for hand-written references and for deliberately wrong migrations).
 
@@ -295,7 +295,7 @@ class SnippetError(RuntimeError):
 
 
 class ToolUnavailable(RuntimeError):
-    """codemod.engine cannot be imported (the tool is missing or broken)."""
+    """ms_migrate.core.engine cannot be imported (the tool is missing or broken)."""
 
 
 @dataclass
@@ -850,9 +850,9 @@ class EquivalenceReport:
 def migrate(torch_src: str, path: str = "snippet.py"):
     """Run the tool on a torch source; returns its FileResult (.code, .findings, .error)."""
     try:
-        from codemod.engine import migrate_source
+        from ms_migrate.core.engine import migrate_source
     except Exception as exc:
-        raise ToolUnavailable(f"codemod.engine cannot be imported: {type(exc).__name__}: {exc}") from exc
+        raise ToolUnavailable(f"ms_migrate.core.engine cannot be imported: {type(exc).__name__}: {exc}") from exc
     return migrate_source(torch_src, path=path)
 
 

@@ -3,7 +3,7 @@
 Three kinds of tests:
 * harness self-tests with hand-written MindSpore code: the twins, the name correspondence, a
   correct migration that must compare equal, and deliberately wrong migrations that must NOT;
-* the seed examples (seeds.py: the fixtures/seed inputs made whole) migrated by the tool (codemod.engine.migrate_source) and
+* the seed examples (seeds.py: the fixtures/seed inputs made whole) migrated by the tool (ms_migrate.core.engine.migrate_source) and
   compared; an xfail always says what the tool does not do yet;
 * the optimizer mapping table: torch/MindSpore pairs, hand-written and through the tool.
 """

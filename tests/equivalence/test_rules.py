@@ -1,5 +1,5 @@
 """The tool's rules, proven by execution: torch snippets and the tool's MindSpore migration
-(codemod.engine.migrate_source, through the harness) run side by side on the twin network
+(ms_migrate.core.engine.migrate_source, through the harness) run side by side on the twin network
 (conv Conv2d, bn BatchNorm2d, fc Linear/Dense, emb Embedding, ln LayerNorm). Nothing here
 compares against the expected-output text of fixtures/.
 

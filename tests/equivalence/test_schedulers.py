@@ -2,7 +2,7 @@
 the lr torch uses at every optimizer step.
 
 Every case is a small torch training script. It is checked three ways, the MindSpore side always
-being the TOOL's migration (``codemod.engine.migrate_source``), never a hand-copied expected output:
+being the TOOL's migration (``ms_migrate.core.engine.migrate_source``), never a hand-copied expected output:
 
 1. the real torch run: the whole torch snippet is executed, loops included (the batch loops only
    call ``optimizer.zero_grad()``/``optimizer.step()``; the twin network has no gradients, so
@@ -639,7 +639,7 @@ def test_transformers_factories(case: Case, transformers_for_torch):
 LEFTOVER_TRANSFORMERS_IMPORT = (  # fixed; the test below is its regression test
     "the tool kept `from transformers import get_linear_schedule_with_warmup` in the migrated "
     "MindSpore code although the factory call was replaced by the lr list and the name is no "
-    "longer used (codemod/imports.py only removes unused torch.optim imports); without "
+    "longer used (ms_migrate/core/imports.py only removes unused torch.optim imports); without "
     "transformers the migrated code stops at that line: ModuleNotFoundError: import of "
     "transformers halted; None in sys.modules")
 

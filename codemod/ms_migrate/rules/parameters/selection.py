@@ -39,13 +39,13 @@ from typing import List, Optional, Set
 
 import libcst as cst
 
-from codemod import param_loops as L
-from codemod import param_names
-from codemod import params as P
-from codemod import syntax
-from codemod.context import FileContext
-from codemod.findings import MIGRATION_GUIDE, WARNING, Check
-from codemod.rules.base import Rule
+from ms_migrate.rules.parameters import loops as L
+from ms_migrate.rules.parameters import names as param_names
+from ms_migrate.core import params as P
+from ms_migrate.core import syntax
+from ms_migrate.core.context import FileContext
+from ms_migrate.core.findings import MIGRATION_GUIDE, WARNING, Check
+from ms_migrate.rules.base import Rule
 
 NAMES_URL = "https://www.mindspore.cn/docs/en/r2.4.10/note/api_mapping/pytorch_diff/Optimizer.html"
 

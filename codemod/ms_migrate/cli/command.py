@@ -17,11 +17,12 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 import click
 from rich.console import Console
 
-from codemod import __version__, report
-from codemod.discovery import discover, out_path, relative_to_cwd
-from codemod.engine import FileResult, migrate_file, migrate_source
-from codemod.findings import make_finding
-from codemod.rules.engine_checks import READ_ERROR
+from ms_migrate import __version__
+from ms_migrate.cli import report
+from ms_migrate.core.discovery import discover, out_path, relative_to_cwd
+from ms_migrate.core.engine import FileResult, migrate_file, migrate_source
+from ms_migrate.core.findings import make_finding
+from ms_migrate.core.engine_checks import READ_ERROR
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 PARALLEL_THRESHOLD = 32  # files before a process pool pays for its start-up

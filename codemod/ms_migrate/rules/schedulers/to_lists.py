@@ -1,8 +1,8 @@
 """MSM400 lr-scheduler: torch schedulers become per-step learning-rate lists.
 
 MindSpore nn optimizers take the whole schedule up front: `learning_rate` is a list indexed by
-optimizer step. The rule finds how often the scheduler steps (codemod/stepping.py), builds the
-exact list (codemod/schedules.py), places it where everything it needs exists (moving the
+optimizer step. The rule finds how often the scheduler steps (stepping.py), builds the
+exact list (formulas.py), places it where everything it needs exists (moving the
 optimizer down when nothing uses it in between), and removes `scheduler.step()`.
 
 Before::
@@ -40,12 +40,15 @@ from typing import Dict, List, Optional, Tuple
 import libcst as cst
 from libcst.metadata import Assignment
 
-from codemod import params as P
-from codemod import schedules, stepping, syntax, tables
-from codemod.context import FileContext
-from codemod.findings import ERROR, WARNING, Check
-from codemod.rules.base import Rule
-from codemod.rules.optimizers import OptimizerSite
+from ms_migrate.core import params as P
+from ms_migrate.rules.schedulers import formulas
+from ms_migrate.rules.schedulers import stepping
+from ms_migrate.core import syntax
+from ms_migrate.core import tables
+from ms_migrate.core.context import FileContext
+from ms_migrate.core.findings import ERROR, WARNING, Check
+from ms_migrate.rules.base import Rule
+from ms_migrate.rules.optimizers.constructor import OptimizerSite
 
 DYNAMIC_LR = "https://www.mindspore.cn/docs/en/r2.10.0/api_python/mindspore.nn.html#dynamic-learning-rate"
 
@@ -95,7 +98,7 @@ class Schedulers(Rule):
                 continue
             try:
                 self._convert(call, name, entry, sites)
-            except schedules.Unsupported as why:
+            except formulas.Unsupported as why:
                 ctx.report(NOT_CONVERTED, call, f"{name} was not converted: {why}",
                            url=entry.get("url", DYNAMIC_LR))
             ctx.handled.add(call.func)
@@ -117,32 +120,32 @@ class Schedulers(Rule):
     def _parts(self, call: cst.Call, name: str, entry: Dict, sites: List[OptimizerSite]) -> "_Job":
         """The scheduler's arguments, its optimizer, and its uses; refuses what is not followed."""
         ctx = self.ctx
-        if name in schedules.NOT_PRECOMPUTABLE:
-            raise schedules.Unsupported(schedules.NOT_PRECOMPUTABLE[name])
+        if name in formulas.NOT_PRECOMPUTABLE:
+            raise formulas.Unsupported(formulas.NOT_PRECOMPUTABLE[name])
         if name == "ChainedScheduler":
             args, optimizer, kind = _bind_chained(call)
             children = _child_calls(ctx, call, name)
             if optimizer is None and children:
                 optimizer = _bind(children[0], _scheduler_kind(ctx, children[0])[1])[1]
             if not isinstance(optimizer, cst.Name):
-                raise schedules.Unsupported("its schedulers are not constructions visible in this file")
+                raise formulas.Unsupported("its schedulers are not constructions visible in this file")
         else:
             args, optimizer, kind = _bind(call, entry)
         site = _site_of(ctx, optimizer, sites)
         if self.per_optimizer.get(_binding(ctx, optimizer), 0) > 1:
-            raise schedules.Unsupported(f"several schedulers drive {optimizer.value}; combine them into "
+            raise formulas.Unsupported(f"several schedulers drive {optimizer.value}; combine them into "
                                         "one (SequentialLR or ChainedScheduler) or build the list by hand")
         statement = ctx.statement_of(call)
         assign = ctx.parent(call)
         if not (isinstance(assign, cst.Assign) and len(assign.targets) == 1
                 and isinstance(assign.targets[0].target, cst.Name)
                 and isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1):
-            raise schedules.Unsupported("it is not assigned to a plain name (`scheduler = ...`)")
+            raise formulas.Unsupported("it is not assigned to a plain name (`scheduler = ...`)")
         scheduler = assign.targets[0].target
         steps, last_lr, others = _scheduler_uses(ctx, scheduler)
         if len(steps) != 1:
             how = "never called" if not steps else f"called in {len(steps)} places (or with arguments)"
-            raise schedules.Unsupported(f"{scheduler.value}.step() is {how}; ms-migrate follows "
+            raise formulas.Unsupported(f"{scheduler.value}.step() is {how}; ms-migrate follows "
                                         "exactly one argument-free call")
         base = site.lr if site.lr is not None else syntax.value_expr(site.entry["torch_defaults"]["lr"])
         removed = {statement} | {ctx.statement_of(c) for c, parent in self.children.items() if parent is call}
@@ -156,7 +159,7 @@ class Schedulers(Rule):
         block, position = _block_position(ctx, job.timing.outer)
         job.opt_statement = ctx.statement_of(job.site.call)
         if ctx.parent(job.opt_statement) is not block or block.body.index(job.opt_statement) > position:
-            raise schedules.Unsupported("the optimizer is not built in the block that holds the training loop")
+            raise formulas.Unsupported("the optimizer is not built in the block that holds the training loop")
         needed = _needed_position(
             ctx, block, position,
             [job.timing.updates_per_epoch, job.timing.epochs, job.base, *job.args.values(), *job.group_lrs],
@@ -167,7 +170,7 @@ class Schedulers(Rule):
             return
         _check_unused_between(ctx, job.site.target, block, opt_index, needed, job.removed)
         if any(ctx.statement_of(value) is not job.opt_statement for value in job.group_lrs):
-            raise schedules.Unsupported("a parameter group with its own lr is built before the "
+            raise formulas.Unsupported("a parameter group with its own lr is built before the "
                                         "data its schedule needs; build the groups after it")
         job.anchor = block.body[needed]
 
@@ -189,7 +192,7 @@ class Schedulers(Rule):
             preamble.append((variable, value))
             return cst.Name(variable)
 
-        timing = schedules.Timing(
+        timing = formulas.Timing(
             per_epoch=job.timing.per_epoch, total=total, offset=job.timing.offset, steps_per_epoch=spe,
             nn=ctx.imports.ref("mindspore", "nn"), math=lambda: ctx.imports.module("math"), let=let,
         )
@@ -239,7 +242,7 @@ class Schedulers(Rule):
     def _report_uses(self, job: "_Job") -> None:
         ctx = self.ctx
         name, site = job.name, job.site
-        if name in schedules.MOMENTUM_CYCLING and syntax.literal_value(job.args.get("cycle_momentum", cst.Name("True"))) is not False:
+        if name in formulas.MOMENTUM_CYCLING and syntax.literal_value(job.args.get("cycle_momentum", cst.Name("True"))) is not False:
             ctx.report(MOMENTUM, site.call, f"{name} with cycle_momentum=True (the default) also cycles the "
                        "optimizer's momentum (SGD) or beta1 (Adam) every step, and sets it at construction; "
                        f"nn.{site.entry['target']} keeps them fixed, so training differs: the lr list is exact, "
@@ -263,22 +266,22 @@ class Schedulers(Rule):
             for child in _child_calls(ctx, call, name):
                 child_kind = _scheduler_kind(ctx, child)
                 child_name, child_entry = child_kind
-                if child_name in COMPOSITES or child_name in schedules.NOT_PRECOMPUTABLE:
-                    raise schedules.Unsupported(f"its child {child_name} cannot be composed")
-                if name == "SequentialLR" and child_name in schedules.RELATIVE:
-                    raise schedules.Unsupported(f"its child {child_name} continues from the lr the previous "
+                if child_name in COMPOSITES or child_name in formulas.NOT_PRECOMPUTABLE:
+                    raise formulas.Unsupported(f"its child {child_name} cannot be composed")
+                if name == "SequentialLR" and child_name in formulas.RELATIVE:
+                    raise formulas.Unsupported(f"its child {child_name} continues from the lr the previous "
                                                 "child left, which has no closed form here; build the list by hand")
                 child_args, child_optimizer, _ = _bind(child, child_entry)
                 if child_optimizer.value != optimizer.value:
-                    raise schedules.Unsupported("its schedulers wrap different optimizers")
+                    raise formulas.Unsupported("its schedulers wrap different optimizers")
                 children.append((child_name, child_args))
             if name == "SequentialLR":
                 milestones = args.get("milestones")
                 if milestones is None:
-                    raise schedules.Unsupported("its milestones are missing")
-                return lambda base, timing: schedules.sequential(children, milestones, base, timing)
-            return lambda base, timing: schedules.chained(children, base, timing)
-        return lambda base, timing: schedules.whole_list(kind or name, args, base, timing)
+                    raise formulas.Unsupported("its milestones are missing")
+                return lambda base, timing: formulas.sequential(children, milestones, base, timing)
+            return lambda base, timing: formulas.chained(children, base, timing)
+        return lambda base, timing: formulas.whole_list(kind or name, args, base, timing)
 
 
 COMPOSITES = ("SequentialLR", "ChainedScheduler")
@@ -321,7 +324,7 @@ def _optimizer_arg(call: cst.Call, name: str, entry: Dict) -> Optional[cst.Name]
             _, optimizer, _ = _bind_chained(call)
         else:
             _, optimizer, _ = _bind(call, entry)
-    except schedules.Unsupported:
+    except formulas.Unsupported:
         return None
     return optimizer if isinstance(optimizer, cst.Name) else None
 
@@ -377,26 +380,26 @@ def _bind(call: cst.Call, entry: Dict) -> Tuple[Dict[str, cst.BaseExpression], c
     args: Dict[str, cst.BaseExpression] = {}
     for i, arg in enumerate(call.args):
         if arg.star:
-            raise schedules.Unsupported("its arguments come through *args/**kwargs")
+            raise formulas.Unsupported("its arguments come through *args/**kwargs")
         key = arg.keyword.value if arg.keyword is not None else (positional[i] if i < len(positional) else None)
         if key is None:
-            raise schedules.Unsupported("it has more positional arguments than expected")
+            raise formulas.Unsupported("it has more positional arguments than expected")
         args[key] = arg.value
     optimizer = args.pop("optimizer", None)
     if not isinstance(optimizer, cst.Name):
-        raise schedules.Unsupported("its optimizer is not a plain name")
+        raise formulas.Unsupported("its optimizer is not a plain name")
     if kind == "by_name":
         scheduler_name = args.pop("name", None)
         if not isinstance(scheduler_name, cst.SimpleString):
-            raise schedules.Unsupported("the scheduler name is not a string literal")
+            raise formulas.Unsupported("the scheduler name is not a string literal")
         value = scheduler_name.evaluated_value
         if value not in ("linear", "cosine", "constant", "constant_with_warmup"):
-            raise schedules.Unsupported(f"get_scheduler({value!r}) is not converted; 'linear', 'cosine', "
+            raise formulas.Unsupported(f"get_scheduler({value!r}) is not converted; 'linear', 'cosine', "
                                         "'constant' and 'constant_with_warmup' are")
         kind = value
     last_epoch = args.pop("last_epoch", None)
     if last_epoch is not None and syntax.literal_value(last_epoch) != -1:
-        raise schedules.Unsupported("last_epoch resumes a schedule midway; start the list at that step by hand")
+        raise formulas.Unsupported("last_epoch resumes a schedule midway; start the list at that step by hand")
     return args, optimizer, kind
 
 
@@ -405,9 +408,9 @@ def _site_of(ctx: FileContext, optimizer: cst.Name, sites: List[OptimizerSite]) 
     for site in sites:
         if assignment is not None and site.target is assignment.node:
             if site.hidden:
-                raise schedules.Unsupported("the optimizer's arguments come through *args/**kwargs")
+                raise formulas.Unsupported("the optimizer's arguments come through *args/**kwargs")
             return site
-    raise schedules.Unsupported(f"{optimizer.value} is not a torch.optim optimizer built once in this file")
+    raise formulas.Unsupported(f"{optimizer.value} is not a torch.optim optimizer built once in this file")
 
 
 def _scheduler_uses(ctx: FileContext, scheduler: cst.Name):
@@ -428,7 +431,7 @@ def _scheduler_uses(ctx: FileContext, scheduler: cst.Name):
             if attribute.attr.value == "step":
                 steps.append(call)  # step(epoch) or step(metric): counted, so it is refused
         else:
-            raise schedules.Unsupported(f"{scheduler.value} is passed on or used as a value; ms-migrate "
+            raise formulas.Unsupported(f"{scheduler.value} is passed on or used as a value; ms-migrate "
                                         "cannot follow it")
     return steps, last_lr, [o for o in others if o.attr.value != "step"]
 
@@ -437,13 +440,13 @@ def _group_lrs(site: OptimizerSite) -> List[cst.BaseExpression]:
     groups = site.every_group()
     if groups is not None:
         return [value for group in groups for _, key, value in P.group_keys(group) if key == "lr"]
-    raise schedules.Unsupported("cannot see every parameter group; groups with their own lr need their own list")
+    raise formulas.Unsupported("cannot see every parameter group; groups with their own lr need their own list")
 
 
 def _block_position(ctx: FileContext, statement: cst.CSTNode):
     block = ctx.parent(statement)
     if not isinstance(block, (cst.Module, cst.IndentedBlock)):
-        raise schedules.Unsupported("the training loop is not a statement of a plain block")
+        raise formulas.Unsupported("the training loop is not a statement of a plain block")
     return block, list(block.body).index(statement)
 
 
@@ -464,7 +467,7 @@ def _needed_position(ctx: FileContext, block, loop_position: int, nodes, ignore=
                 continue
             index = body.index(top)
             if index >= loop_position:
-                raise schedules.Unsupported(f"{name} is only set inside or after the training loop")
+                raise formulas.Unsupported(f"{name} is only set inside or after the training loop")
             needed = max(needed, index)
     return needed
 
@@ -484,7 +487,7 @@ def _check_unused_between(ctx, optimizer: cst.Name, block, start: int, end: int,
     for use in ctx.uses_of(optimizer):
         top = _top_statement(ctx, use, block)
         if top is not None and top in between and top not in removed:
-            raise schedules.Unsupported(f"{optimizer.value} is used before the data its schedule needs "
+            raise formulas.Unsupported(f"{optimizer.value} is used before the data its schedule needs "
                                         "exists, so it cannot be built later; build the list first by hand")
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Dict, Tuple, Type
 
-from codemod.findings import Check
-from codemod.rules.base import Rule
-from codemod.rules.engine_checks import ENGINE_CHECKS
-from codemod.rules.optimizers import OptimizerConstructor
-from codemod.rules.leftovers import Leftovers
-from codemod.rules.param_groups import ParamGroups
-from codemod.rules.parameters import ParameterSelection
-from codemod.rules.schedulers import Schedulers
+from ms_migrate.core.findings import Check
+from ms_migrate.rules.base import Rule
+from ms_migrate.core.engine_checks import ENGINE_CHECKS
+from ms_migrate.rules.optimizers.constructor import OptimizerConstructor
+from ms_migrate.rules.leftovers import Leftovers
+from ms_migrate.rules.param_groups.groups import ParamGroups
+from ms_migrate.rules.parameters.selection import ParameterSelection
+from ms_migrate.rules.schedulers.to_lists import Schedulers
 
 # Order matters: later rules read what earlier ones left on the context (ctx.optimizer_sites);
 # Leftovers runs last and reports every torch.optim reference nobody migrated. The engine makes

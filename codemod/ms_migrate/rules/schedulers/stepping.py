@@ -22,9 +22,9 @@ from typing import List, Optional, Tuple
 import libcst as cst
 from libcst.metadata import Assignment
 
-from codemod import syntax
-from codemod.context import FileContext
-from codemod.schedules import Unsupported
+from ms_migrate.core import syntax
+from ms_migrate.core.context import FileContext
+from ms_migrate.rules.schedulers.formulas import Unsupported
 
 _WRAPPERS = ("enumerate", "tqdm", "tqdm.tqdm", "tqdm.auto.tqdm", "iter")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar, Tuple
 
-from codemod.context import FileContext
-from codemod.findings import Check
+from ms_migrate.core.context import FileContext
+from ms_migrate.core.findings import Check
 
 
 class Rule:

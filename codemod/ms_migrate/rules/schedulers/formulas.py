@@ -17,7 +17,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import libcst as cst
 
-from codemod import syntax
+from ms_migrate.core import syntax
 
 
 class Unsupported(Exception):

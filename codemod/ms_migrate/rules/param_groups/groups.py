@@ -33,12 +33,12 @@ from typing import Optional
 
 import libcst as cst
 
-from codemod import params as P
-from codemod import syntax
-from codemod.context import FileContext
-from codemod.findings import ERROR, WARNING, Check
-from codemod.rules.base import Rule
-from codemod.rules.optimizers import GROUP_KEYS, OptimizerSite
+from ms_migrate.core import params as P
+from ms_migrate.core import syntax
+from ms_migrate.core.context import FileContext
+from ms_migrate.core.findings import ERROR, WARNING, Check
+from ms_migrate.rules.base import Rule
+from ms_migrate.rules.optimizers.constructor import GROUP_KEYS, OptimizerSite
 
 GROUPS_URL = "https://www.mindspore.cn/docs/en/r2.10.0/api_python/nn/mindspore.nn.Optimizer.html"
 

@@ -17,11 +17,11 @@ from typing import List, Optional, Union
 
 import libcst as cst
 
-from codemod.context import FileContext
-from codemod.edits import apply_edits
-from codemod.findings import Finding, make_finding
-from codemod.registry import RULES
-from codemod.rules.engine_checks import INTERNAL_ERROR, READ_ERROR, SYNTAX_ERROR
+from ms_migrate.core.context import FileContext
+from ms_migrate.core.edits import apply_edits
+from ms_migrate.core.findings import Finding, make_finding
+from ms_migrate.rules.registry import RULES
+from ms_migrate.core.engine_checks import INTERNAL_ERROR, READ_ERROR, SYNTAX_ERROR
 
 # A file that holds none of these bytes cannot reach torch.optim: it is never parsed.
 TRIGGERS = (b"optim",)

@@ -16,9 +16,9 @@ from libcst.metadata import (
 )
 from libcst.metadata.scope_provider import Scope
 
-from codemod.edits import Edits
-from codemod.findings import Check, Finding, make_finding
-from codemod import imports
+from ms_migrate.core.edits import Edits
+from ms_migrate.core.findings import Check, Finding, make_finding
+from ms_migrate.core import imports
 
 
 # Packages whose names the rules resolve: torch itself, and the scheduler factories of

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 import libcst as cst
 from libcst.metadata import GlobalScope, ImportAssignment
 
-from codemod import tables
+from ms_migrate.core import tables
 
 if TYPE_CHECKING:
-    from codemod.context import FileContext
+    from ms_migrate.core.context import FileContext
 
 
 class ImportPlanner:

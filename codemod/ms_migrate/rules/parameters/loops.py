@@ -14,8 +14,8 @@ from typing import List, Optional, Tuple
 
 import libcst as cst
 
-from codemod import syntax
-from codemod.context import FileContext
+from ms_migrate.core import syntax
+from ms_migrate.core.context import FileContext
 
 
 def pair(target: cst.BaseExpression) -> Optional[Tuple[cst.Name, cst.Name]]:

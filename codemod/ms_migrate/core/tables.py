@@ -1,5 +1,5 @@
 """Load the mapping tables (rules/*.json). In a source checkout or an editable install they are
-read from the top-level rules/ folder; in a wheel they ship as codemod/tables/."""
+read from the top-level rules/ folder; in a wheel they ship as ms_migrate/tables/."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict
 
-_HERE = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parent.parent  # ms_migrate/
 
 
 def tables_dir() -> Path:
-    for candidate in (_HERE / "tables", _HERE.parent / "rules"):
+    for candidate in (_PACKAGE / "tables", _PACKAGE.parent.parent / "rules"):
         if candidate.is_dir():
             return candidate
     raise FileNotFoundError("ms-migrate's mapping tables (rules/*.json) are missing")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, List, Optional
 import libcst as cst
 
 if TYPE_CHECKING:
-    from codemod.context import FileContext
+    from ms_migrate.core.context import FileContext
 
 TENSORS = "tensors"
 GROUPS = "groups"

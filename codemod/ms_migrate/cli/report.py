@@ -12,10 +12,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from codemod import __version__
-from codemod.engine import FileResult, decode
-from codemod.findings import ERROR, WARNING
-from codemod.registry import all_checks
+from ms_migrate import __version__
+from ms_migrate.core.engine import FileResult, decode
+from ms_migrate.core.findings import ERROR, WARNING
+from ms_migrate.rules.registry import all_checks
 
 JSON_VERSION = 1
 
@@ -138,8 +138,8 @@ def summary_table(summary: Summary, console: Console, mode: str) -> None:
 
 
 def rules_table(console: Console, as_json: bool, out: Optional[TextIO] = None) -> None:
-    from codemod.registry import RULES
-    from codemod.rules.engine_checks import ENGINE_CHECKS
+    from ms_migrate.rules.registry import RULES
+    from ms_migrate.core.engine_checks import ENGINE_CHECKS
 
     rows = [("MSM000", "engine", "Parsing, reading and internal errors.", "", ENGINE_CHECKS)]
     rows += sorted((r.code, r.name, r.summary, r.url, r.checks) for r in RULES)

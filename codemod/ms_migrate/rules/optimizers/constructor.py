@@ -29,12 +29,12 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 
-from codemod import params as P
-from codemod import syntax
-from codemod import tables
-from codemod.context import FileContext
-from codemod.findings import ERROR, INFO, MIGRATION_GUIDE, WARNING, Check
-from codemod.rules.base import Rule
+from ms_migrate.core import params as P
+from ms_migrate.core import syntax
+from ms_migrate.core import tables
+from ms_migrate.core.context import FileContext
+from ms_migrate.core.findings import ERROR, INFO, MIGRATION_GUIDE, WARNING, Check
+from ms_migrate.rules.base import Rule
 
 INEXACT = Check("MSM101", "optimizer-inexact", "The MindSpore optimizer does not update parameters exactly like torch's.", WARNING, MIGRATION_GUIDE)
 NO_COUNTERPART = Check("MSM102", "optimizer-no-counterpart", "The torch optimizer has no mindspore.nn counterpart; the call is left as it is.", ERROR, MIGRATION_GUIDE)

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import libcst as cst
 
-from codemod.context import FileContext
-from codemod.findings import ERROR, MIGRATION_GUIDE, Check
-from codemod.rules.base import Rule
+from ms_migrate.core.context import FileContext
+from ms_migrate.core.findings import ERROR, MIGRATION_GUIDE, Check
+from ms_migrate.rules.base import Rule
 
 DYNAMIC_LR = "https://www.mindspore.cn/docs/en/r2.10.0/api_python/mindspore.nn.html#dynamic-learning-rate"
 

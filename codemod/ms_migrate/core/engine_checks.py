@@ -1,6 +1,6 @@
 """Findings the engine itself emits (area MSM0xx)."""
 
-from codemod.findings import ERROR, MIGRATION_GUIDE, Check
+from ms_migrate.core.findings import ERROR, MIGRATION_GUIDE, Check
 
 SYNTAX_ERROR = Check(
     "MSM001", "syntax-error", "The file does not parse; it was left untouched.", ERROR,

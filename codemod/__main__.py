@@ -1,4 +1,0 @@
-from codemod.cli import main
-
-if __name__ == "__main__":
-    main()
