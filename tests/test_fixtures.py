@@ -3,6 +3,7 @@
 import pytest
 
 from ms_migrate.core.engine import migrate_source
+from ms_migrate.core.options import Options
 from tests.fixture_cases import case_id, cases, findings_path, findings_text, out_path
 
 CASES = cases()
@@ -27,8 +28,8 @@ def test_fixture_is_idempotent(case):
 
 @pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
 def test_fixture_annotated_is_idempotent(case):
-    once = migrate_source(case.read_bytes(), str(case), annotate=True)
-    twice = migrate_source(once.output, str(case), annotate=True)
+    once = migrate_source(case.read_bytes(), str(case), Options(annotate=True))
+    twice = migrate_source(once.output, str(case), Options(annotate=True))
     assert twice.output == once.output
     # every flagged line got its comment
     for finding in once.findings:

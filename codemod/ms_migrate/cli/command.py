@@ -22,6 +22,7 @@ from ms_migrate.cli import report
 from ms_migrate.core.discovery import discover, out_path, relative_to_cwd
 from ms_migrate.core.engine import FileResult, migrate_file, migrate_source
 from ms_migrate.core.findings import make_finding
+from ms_migrate.core.options import Options
 from ms_migrate.core.engine_checks import READ_ERROR
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -108,7 +109,7 @@ def _exit_code(results: Iterable[FileResult], summary: report.Summary) -> int:
 
 def _run_stdin(name: str, diff: bool, check: bool, annotate: bool, fmt: str, quiet: bool) -> int:
     source = sys.stdin.buffer.read()
-    result = migrate_source(source, name, annotate=annotate)
+    result = migrate_source(source, name, Options(annotate=annotate))
     summary = report.Summary()
     summary.add(result)
     err = Console(file=sys.stderr, soft_wrap=True, highlight=False)
@@ -180,7 +181,8 @@ def _run_paths(
 def _migrate_all(
     files: List[Path], target: Callable[[Path], Optional[Path]], annotate: bool, jobs: int
 ) -> List[FileResult]:
-    work = [(f, target(f), annotate) for f in files]
+    options = Options(annotate=annotate)
+    work = [(f, target(f), options) for f in files]
     workers = min(jobs or (os.cpu_count() or 1), len(work))
     progress = _progress(len(work))
     results: List[FileResult] = []
@@ -198,9 +200,9 @@ def _migrate_all(
     return results
 
 
-def _work(item: Tuple[Path, Optional[Path], bool]) -> FileResult:
-    file, write_to, annotate = item
-    return migrate_file(file, write_to=write_to, annotate=annotate)
+def _work(item: Tuple[Path, Optional[Path], Options]) -> FileResult:
+    file, write_to, options = item
+    return migrate_file(file, write_to=write_to, options=options)
 
 
 def _progress(total: int) -> Callable[[Optional[FileResult]], None]:

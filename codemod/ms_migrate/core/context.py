@@ -17,6 +17,7 @@ from libcst.metadata import (
 from libcst.metadata.scope_provider import Scope
 
 from ms_migrate.core.edits import Edits
+from ms_migrate.core.options import DEFAULT, Options
 from ms_migrate.core.findings import Check, Finding, make_finding
 from ms_migrate.core import imports
 
@@ -84,7 +85,8 @@ class _Index(cst.CSTVisitor):
 
 
 class FileContext:
-    def __init__(self, path: str, module: cst.Module) -> None:
+    def __init__(self, path: str, module: cst.Module, options: Options = DEFAULT) -> None:
+        self.options = options
         self.path = path
         self.wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
         self.module = self.wrapper.module

@@ -20,6 +20,7 @@ import libcst as cst
 from ms_migrate.core.context import FileContext
 from ms_migrate.core.edits import apply_edits
 from ms_migrate.core.findings import Finding, make_finding
+from ms_migrate.core.options import DEFAULT, Options
 from ms_migrate.rules.registry import RULES
 from ms_migrate.core.engine_checks import INTERNAL_ERROR, READ_ERROR, SYNTAX_ERROR
 
@@ -61,7 +62,7 @@ def may_need_migration(source: bytes) -> bool:
 
 
 def migrate_source(
-    source: Union[bytes, str], path: str = "<string>", annotate: bool = False
+    source: Union[bytes, str], path: str = "<string>", options: Options = DEFAULT
 ) -> FileResult:
     """Migrate source code in memory. Never raises for a bad input: syntax errors and rule
     failures become error findings, and the output is then the input unchanged."""
@@ -83,11 +84,11 @@ def migrate_source(
         return result
     result.parsed = True
     try:
-        ctx = FileContext(path, module)
+        ctx = FileContext(path, module, options)
         for rule in RULES:
             rule().run(ctx)
         ctx.imports.finalize()
-        if annotate:
+        if options.annotate:
             for finding, statement in ctx.flagged:
                 # once per code and statement: a later run may word the same finding differently
                 key = f"ms-migrate: {finding.code} "
@@ -124,7 +125,7 @@ def _syntax_error(source: bytes, path: str, exc: cst.ParserSyntaxError):
 
 
 def migrate_file(
-    path: Union[str, Path], write_to: Optional[Path] = None, annotate: bool = False
+    path: Union[str, Path], write_to: Optional[Path] = None, options: Options = DEFAULT
 ) -> FileResult:
     """Migrate a file on disk. With `write_to`, a changed result is written there atomically
     (write_to may be the file itself); an untouched file is never rewritten."""
@@ -135,7 +136,7 @@ def migrate_file(
         result = FileResult(path=str(path), source=b"", output=b"", error=str(exc))
         result.findings.append(make_finding(READ_ERROR, f"cannot read: {exc.strerror or exc}", 1, 1))
         return result
-    result = migrate_source(source, str(path), annotate=annotate)
+    result = migrate_source(source, str(path), options)
     if write_to is not None and result.error is None:
         same_file = write_to.resolve() == path.resolve()
         if result.changed or not same_file:
