@@ -22,7 +22,10 @@ from ms_migrate.core.edits import apply_edits
 from ms_migrate.core.findings import Finding, make_finding
 from ms_migrate.core.options import DEFAULT, Options
 from ms_migrate.rules.registry import RULES
-from ms_migrate.core.engine_checks import INTERNAL_ERROR, READ_ERROR, SYNTAX_ERROR
+from ms_migrate.core.engine_checks import (
+    INTERNAL_ERROR, LOSSY_ROUND_TRIP, NOT_REGULAR, READ_ERROR, SYNTAX_ERROR, TOO_LARGE,
+)
+from ms_migrate.core.roundtrip import splice
 
 # A file that holds none of these bytes cannot reach torch.optim: it is never parsed.
 TRIGGERS = (b"optim",)
@@ -71,6 +74,12 @@ def migrate_source(
     result = FileResult(path=path, source=source, output=source)
     if not may_need_migration(source):
         return result
+    limit = options.max_file_size
+    if limit and len(source) > limit:
+        result.findings.append(make_finding(
+            TOO_LARGE, f"{len(source)} bytes, above the limit of {limit} (--max-file-size); "
+            "the file was skipped: raise the limit (0: none) to migrate it", 1, 1))
+        return result
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
@@ -93,8 +102,16 @@ def migrate_source(
                 # once per code and statement: a later run may word the same finding differently
                 key = f"ms-migrate: {finding.code} "
                 ctx.edits.comment(statement, key + finding.message, key=key)
-        new_module = apply_edits(ctx.module, ctx.edits)
-        output = new_module.bytes
+        if ctx.edits:
+            # LibCST's rendering loses a few bytes in some files: splice the edited lines into
+            # the original bytes instead of writing its rendering of the whole file
+            output = splice(source, ctx.module.bytes, apply_edits(ctx.module, ctx.edits).bytes)
+        else:
+            output = source  # nothing to migrate: the file stays byte for byte as it is
+        if output is None:
+            result.error = "LibCST cannot reproduce this file's bytes; the file was left untouched"
+            result.findings = [make_finding(LOSSY_ROUND_TRIP, result.error, 1, 1)]
+            return result
         if output != source:
             cst.parse_module(output)  # the output must parse, or nothing is written
     except Exception as exc:

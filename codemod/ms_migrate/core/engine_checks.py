@@ -1,6 +1,6 @@
 """Findings the engine itself emits (area MSM0xx)."""
 
-from ms_migrate.core.findings import ERROR, MIGRATION_GUIDE, Check
+from ms_migrate.core.findings import ERROR, MIGRATION_GUIDE, WARNING, Check
 
 SYNTAX_ERROR = Check(
     "MSM001", "syntax-error", "The file does not parse; it was left untouched.", ERROR,
@@ -15,4 +15,28 @@ READ_ERROR = Check(
     "MSM003", "read-error", "The file could not be read or written.", ERROR,
     "https://docs.python.org/3/library/os.html",
 )
-ENGINE_CHECKS = (SYNTAX_ERROR, INTERNAL_ERROR, READ_ERROR)
+TOO_LARGE = Check(
+    "MSM010", "file-too-large",
+    "The file is larger than --max-file-size and may need migration; it was skipped. Raise the "
+    "limit (0: none) to migrate it.", WARNING,
+    "https://docs.python.org/3/library/os.html#os.stat_result.st_size",
+)
+NOT_REGULAR = Check(
+    "MSM011", "not-a-regular-file",
+    "The path is not a regular file (a FIFO, socket or device); it was not read.", WARNING,
+    "https://docs.python.org/3/library/stat.html#stat.S_ISREG",
+)
+LOSSY_ROUND_TRIP = Check(
+    "MSM012", "lossy-round-trip",
+    "LibCST cannot reproduce this file's bytes around the edited statements; it was left "
+    "untouched rather than lose bytes. Please report it.", ERROR,
+    "https://libcst.readthedocs.io/en/latest/parser.html",
+)
+LINK_OUTSIDE = Check(
+    "MSM013", "symlink-outside",
+    "A symbolic link found in a folder points outside the scanned paths; it was not written "
+    "through. Name the link (or its target) explicitly to migrate it.", WARNING,
+    "https://docs.python.org/3/library/os.html#os.path.realpath",
+)
+ENGINE_CHECKS = (SYNTAX_ERROR, INTERNAL_ERROR, READ_ERROR, TOO_LARGE, NOT_REGULAR,
+                 LOSSY_ROUND_TRIP, LINK_OUTSIDE)
