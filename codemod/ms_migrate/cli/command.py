@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import click
-from rich.console import Console
 
 from ms_migrate import __version__
 from ms_migrate.cli import report
@@ -95,7 +94,7 @@ def migrate(
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def rules(fmt: str) -> None:
     """List every rule and finding code: code, name, summary, docs URL."""
-    report.rules_table(Console(), as_json=fmt == "json", out=sys.stdout)
+    report.rules_table(report.console(), as_json=fmt == "json", out=sys.stdout)
 
 
 def _exit_code(results: Iterable[FileResult], summary: report.Summary) -> int:
@@ -112,7 +111,7 @@ def _run_stdin(name: str, diff: bool, check: bool, annotate: bool, fmt: str, qui
     result = migrate_source(source, name, Options(annotate=annotate))
     summary = report.Summary()
     summary.add(result)
-    err = Console(file=sys.stderr, soft_wrap=True, highlight=False)
+    err = report.console(sys.stderr)
     if fmt == "json":
         sys.stdout.write(report.json_document([result], {name: name}, summary) + "\n")
     elif diff:
@@ -158,7 +157,7 @@ def _run_paths(
         summary.add(result)
 
     stdout_is_artifact = diff or fmt == "json"
-    out = Console(file=sys.stderr if stdout_is_artifact else sys.stdout, highlight=False, soft_wrap=True)
+    out = report.console(sys.stderr if stdout_is_artifact else sys.stdout)
     if diff:
         color = sys.stdout.isatty() and fmt == "text"
         for result in results:
@@ -211,7 +210,7 @@ def _progress(total: int) -> Callable[[Optional[FileResult]], None]:
         return lambda result: None
     from rich.progress import Progress
 
-    bar = Progress(console=Console(file=sys.stderr), transient=True)
+    bar = Progress(console=report.console(sys.stderr), transient=True)
     task = bar.add_task("migrating", total=total)
     bar.start()
 

@@ -1,0 +1,181 @@
+"""Files are never harmed: each promise tried as a user would, on real files in temp dirs
+(comments, LibCST's lossy round trip, diffs in the file's own encoding, verbatim locations,
+symlinks, --out-dir collisions, special files, signals, the size limit)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from ms_migrate.cli.command import main
+from ms_migrate.core.engine import migrate_source
+
+TORCH = b"import torch.optim as optim\n\noptimizer = optim.SGD(model.parameters(), lr=0.1)\n"
+MIGRATED = b"from mindspore import nn\n\noptimizer = nn.SGD(model.trainable_params(), learning_rate=0.1)\n"
+BROKEN = b"import torch.optim as optim\n\ndef f(:\n    pass\n"
+
+
+def run(args, input=None):
+    return CliRunner().invoke(main, args, input=input, catch_exceptions=False)
+
+
+def cli(*args, cwd=None, **kwargs):
+    return subprocess.run([sys.executable, "-m", "ms_migrate", *args], cwd=cwd,
+                          capture_output=True, **kwargs)
+
+
+# ---- 2. comments move with the statements they sat on -------------------------------------
+
+COMMENTED = b'''import torch
+# Optimization
+from torch import optim
+
+model = torch.nn.Linear(2, 2)
+# params without conv
+no_conv_params = []  # filled below
+for name, p in model.named_parameters():
+    # TODO: handle conv
+    if "conv" not in name:
+        no_conv_params.append(p)
+optimizer = optim.SGD(no_conv_params, lr=0.1)
+'''
+
+
+def test_comments_of_removed_and_folded_statements_survive(tmp_path):
+    path = tmp_path / "train.py"
+    path.write_bytes(COMMENTED)
+    assert run([str(path)]).exit_code == 1
+    out = path.read_text()
+    assert "from torch import optim" not in out and "named_parameters" not in out
+    for comment in ("# Optimization", "# params without conv", "# filled below", "# TODO: handle conv"):
+        assert out.count(comment) == 1, (comment, out)
+    lines = out.splitlines()
+    # each comment sits right above the statement that replaced its own
+    assert lines[lines.index("# Optimization") + 1].startswith("from mindspore import")
+    folded = next(i for i, line in enumerate(lines) if line.startswith("no_conv_params = list(filter("))
+    assert lines[folded - 3:folded] == ["# params without conv", "# filled below", "# TODO: handle conv"]
+    assert migrate_source(out.encode()).output == out.encode()  # and a second run keeps them
+
+
+def test_comment_of_a_removed_last_statement_stays_in_its_block():
+    source = b'''import torch.optim as optim
+from torch.optim.lr_scheduler import StepLR
+
+optimizer = optim.SGD(model.parameters(), lr=0.1)
+scheduler = StepLR(optimizer, step_size=30)
+for epoch in range(90):
+    for x in loader:
+        optimizer.step()
+    # step the schedule
+    scheduler.step()  # once per epoch
+'''
+    out = migrate_source(source).output.decode()
+    assert "scheduler.step()" not in out
+    assert "    # step the schedule\n    # once per epoch\n" in out
+
+
+# ---- 3. LibCST's lossy round trip never reaches the file ----------------------------------
+
+LOSSY_CLEAN = [
+    b"from scipy import optimize\n\n   \n",  # whitespace-only lines at the end
+    b"import os\n\x0cx = 1  # optim\n",  # a form feed at a line start
+    b"import os\rx = 1  # optim\r",  # CR-only line endings
+    b"x = 1  # optim\n  \n  ",  # trailing whitespace without a newline
+]
+
+
+@pytest.mark.parametrize("source", LOSSY_CLEAN)
+def test_files_with_nothing_to_migrate_are_byte_identical(tmp_path, source):
+    import libcst
+
+    assert libcst.parse_module(source).bytes != source  # LibCST alone would lose bytes here
+    path = tmp_path / "m.py"
+    path.write_bytes(source)
+    result = run(["--format", "json", str(path)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["summary"]["files_changed"] == 0
+    assert path.read_bytes() == source
+
+
+@pytest.mark.parametrize("tail", [b"\n   \n\n  \n", b"\x0c\n# end\n", b"\n\x0c\ndef f():\n    return 1\n"])
+def test_lost_bytes_outside_edits_survive_a_migration(tmp_path, tail):
+    path = tmp_path / "train.py"
+    path.write_bytes(TORCH + tail)
+    assert run([str(path)]).exit_code == 1
+    assert path.read_bytes() == MIGRATED + tail
+
+
+def test_cr_only_file_keeps_its_final_cr(tmp_path):
+    path = tmp_path / "train.py"
+    path.write_bytes(TORCH.replace(b"\n", b"\r"))
+    assert run([str(path)]).exit_code == 1
+    assert path.read_bytes() == MIGRATED.replace(b"\n", b"\r")
+
+
+def test_form_feed_between_edited_statements_survives():
+    source = b"import torch.optim as optim\n\x0c\nopt = optim.SGD(m.parameters(), lr=0.1)\n\x0c\nx = 1\n"
+    out = migrate_source(source).output
+    assert out.count(b"\x0c") == 2 and b"nn.SGD(" in out
+
+
+# ---- 5. --diff applies for every encoding --------------------------------------------------
+
+ENCODED = {
+    "bom.py": b"\xef\xbb\xbf" + TORCH,
+    "latin1.py": b"# -*- coding: latin-1 -*-\n# caf\xe9\n" + TORCH + b"print('\xe9t\xe9')\n",
+    "crlf.py": TORCH.replace(b"\n", b"\r\n"),
+    "cr.py": TORCH.replace(b"\n", b"\r"),
+}
+
+
+@pytest.mark.parametrize("tool", ["git", "patch"])
+def test_diff_applies_for_bom_latin1_crlf_and_cr_files(tmp_path, tool):
+    if shutil.which(tool) is None:
+        pytest.skip(f"needs {tool}")
+    for name, data in ENCODED.items():
+        (tmp_path / name).write_bytes(data)
+    expected = {}
+    for name, data in ENCODED.items():
+        expected[name] = migrate_source(data, name).output
+        assert expected[name] != data
+    diff = cli("--diff", *ENCODED, cwd=tmp_path)
+    assert diff.returncode == 1, diff.stderr
+    if tool == "git":
+        subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+        subprocess.run(["git", "apply", "-"], input=diff.stdout, cwd=tmp_path, check=True)
+    else:
+        subprocess.run(["patch", "-p1", "-s"], input=diff.stdout, cwd=tmp_path, check=True)
+    for name in ENCODED:
+        assert (tmp_path / name).read_bytes() == expected[name], name
+    assert (tmp_path / "bom.py").read_bytes().startswith(b"\xef\xbb\xbf")
+    assert b"caf\xe9" in (tmp_path / "latin1.py").read_bytes()
+
+
+# ---- 8. locations are printed verbatim -----------------------------------------------------
+
+def test_locations_are_never_emoji_or_markup(tmp_path):
+    folder = tmp_path / "[bold]vae"
+    folder.mkdir()
+    padding = b"x = 1\n" * 98
+    (folder / "main.py").write_bytes(b"import torch.optim as optim\n" + padding + b"opt = optim.NAdam(m.parameters())\n")
+    expected = "[bold]vae/main.py:100:7: MSM102"
+    piped = cli("--check", "[bold]vae", cwd=tmp_path)
+    assert expected in piped.stdout.decode(), piped.stdout.decode()
+    env = dict(os.environ, FORCE_COLOR="1", TTY_COMPATIBLE="1", COLUMNS="200")
+    terminal = cli("--check", "[bold]vae", cwd=tmp_path, env=env)
+    plain = terminal.stdout.decode()
+    assert expected in plain or expected.replace(":", "\x1b") not in plain
+    assert "\U0001f4af" not in plain and "\U0001f4af" not in piped.stdout.decode()
+    assert expected in _strip_ansi(plain)
+
+
+def _strip_ansi(text: str) -> str:
+    import re
+
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
