@@ -179,3 +179,74 @@ def _strip_ansi(text: str) -> str:
     import re
 
     return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+# ---- 6. special files and signals ----------------------------------------------------------
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_fifo_is_skipped_with_a_finding_and_never_read(tmp_path):
+    os.mkfifo(tmp_path / "pipe.py")
+    (tmp_path / "train.py").write_bytes(TORCH)
+    for args in (["."], ["pipe.py"]):  # found in a folder, and named explicitly
+        result = cli("--check", "--format", "json", *args, cwd=tmp_path, timeout=60)
+        files = {f["path"]: f for f in json.loads(result.stdout)["files"]}
+        assert [d["code"] for d in files["pipe.py"]["diagnostics"]] == ["MSM011"]
+        assert result.returncode == 1
+    assert (tmp_path / "train.py").read_bytes() == TORCH
+
+
+@pytest.mark.parametrize("signum, code", [(2, 130), (15, 143)])
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_signal_leaves_every_file_original_or_complete(tmp_path, signum, code, jobs):
+    import time
+
+    count = 400
+    for i in range(count):
+        (tmp_path / f"t{i:03}.py").write_bytes(TORCH + b"# file %d\n" % i)
+    proc = subprocess.Popen([sys.executable, "-m", "ms_migrate", "-q", "-j", jobs, "."], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    first = tmp_path / "t000.py"
+    while first.read_bytes().startswith(b"import torch") and time.monotonic() < deadline:
+        time.sleep(0.005)  # wait until the run is writing
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == code, err
+    migrated = 0
+    for i in range(count):
+        data = (tmp_path / f"t{i:03}.py").read_bytes()
+        assert data in (TORCH + b"# file %d\n" % i, MIGRATED + b"# file %d\n" % i), i
+        migrated += data.startswith(b"from mindspore")
+    assert 0 < migrated < count  # the signal really came in the middle of the run
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"t{i:03}.py" for i in range(count)]
+
+
+# ---- 7. the size limit ---------------------------------------------------------------------
+
+def test_file_above_the_size_limit_is_skipped_with_a_finding(tmp_path):
+    big = TORCH + b"x = 1\n" * 200
+    (tmp_path / "big.py").write_bytes(big)
+    (tmp_path / "small.py").write_bytes(TORCH)
+    plain = b"import os\n" + b"y = 2\n" * 400  # large too, but nothing in it can need migration
+    (tmp_path / "plain.py").write_bytes(plain)
+    result = run(["--max-file-size", "1000", "--format", "json", str(tmp_path)])
+    files = {os.path.basename(f["path"]): f for f in json.loads(result.stdout)["files"]}
+    assert set(files) == {"big.py", "small.py"}
+    assert [d["code"] for d in files["big.py"]["diagnostics"]] == ["MSM010"]
+    assert files["big.py"]["diagnostics"][0]["severity"] == "warning"
+    assert f"{len(big)} bytes" in files["big.py"]["diagnostics"][0]["message"]
+    assert (tmp_path / "big.py").read_bytes() == big
+    assert (tmp_path / "small.py").read_bytes() == MIGRATED
+    assert result.exit_code == 1
+    assert run(["--max-file-size", "0", str(tmp_path / "big.py")]).exit_code == 1
+    assert (tmp_path / "big.py").read_bytes().startswith(b"from mindspore import nn")
+
+
+def test_size_limit_has_a_default_and_rejects_negatives():
+    from ms_migrate.core.options import DEFAULT, DEFAULT_MAX_FILE_SIZE
+
+    assert DEFAULT.max_file_size == DEFAULT_MAX_FILE_SIZE > 100_000
+    assert run(["--max-file-size", "-1", "."]).exit_code == 2
+    huge = TORCH + b"x = 1\n" * (DEFAULT_MAX_FILE_SIZE // 6 + 1)
+    result = migrate_source(huge)
+    assert [f.code for f in result.findings] == ["MSM010"] and not result.parsed

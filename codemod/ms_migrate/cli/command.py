@@ -8,6 +8,7 @@ error. `--exit-zero` turns 1 into 0.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import traceback
 from concurrent.futures import ProcessPoolExecutor
@@ -21,7 +22,8 @@ from ms_migrate.cli import report
 from ms_migrate.core.discovery import discover, out_path, relative_to_cwd
 from ms_migrate.core.engine import FileResult, migrate_file, migrate_source
 from ms_migrate.core.findings import make_finding
-from ms_migrate.core.options import Options
+from ms_migrate.core import writing
+from ms_migrate.core.options import DEFAULT_MAX_FILE_SIZE, Options
 from ms_migrate.core.engine_checks import READ_ERROR
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -66,11 +68,29 @@ def main() -> None:
 @click.option("-j", "--jobs", type=click.IntRange(min=0), default=0,
               help="Worker processes (0: one per core, used only for many files).")
 @click.option("-q", "--quiet", is_flag=True, help="Print findings only, no summary table.")
+@click.option("--max-file-size", type=click.IntRange(min=0), default=DEFAULT_MAX_FILE_SIZE,
+              show_default=True, metavar="BYTES",
+              help="Skip (with finding MSM010) files larger than this that may need migration; 0: no limit.")
 def migrate(
     paths: Tuple[str, ...], diff: bool, check: bool, out_dir: Optional[Path], annotate: bool,
     fmt: str, exit_zero: bool, exclude: Tuple[str, ...], stdin_filename: str, jobs: int, quiet: bool,
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE,
 ) -> None:
     """Migrate PATH... (files, or folders walked for *.py; `-` reads stdin and writes stdout)."""
+    previous = writing.install()  # SIGINT/SIGTERM: exit 130/143, never a half-written file
+    try:
+        _migrate(paths, diff, check, out_dir, annotate, fmt, exit_zero, exclude, stdin_filename,
+                 jobs, quiet, max_file_size)
+    finally:
+        writing.restore(previous)
+
+
+def _migrate(
+    paths: Tuple[str, ...], diff: bool, check: bool, out_dir: Optional[Path], annotate: bool,
+    fmt: str, exit_zero: bool, exclude: Tuple[str, ...], stdin_filename: str, jobs: int, quiet: bool,
+    max_file_size: int,
+) -> None:
+    options = Options(annotate=annotate, max_file_size=max_file_size)
     if not paths:
         raise click.UsageError("give at least one PATH (a file, a folder, or - for stdin)")
     if out_dir is not None and (diff or check):
@@ -79,9 +99,13 @@ def migrate(
         raise click.UsageError("- (stdin) cannot be combined with other paths")
     try:
         if paths == ("-",):
-            code = _run_stdin(stdin_filename, diff, check, annotate, fmt, quiet)
+            code = _run_stdin(stdin_filename, diff, check, annotate, fmt, quiet, options)
         else:
-            code = _run_paths(paths, diff, check, out_dir, annotate, fmt, exclude, jobs, quiet)
+            code = _run_paths(paths, diff, check, out_dir, annotate, fmt, exclude, jobs, quiet, options)
+    except KeyboardInterrupt as exc:  # SIGINT or SIGTERM: every file is whole, say so and stop
+        code = exc.exit_code if isinstance(exc, writing.Interrupted) else 128 + signal.SIGINT
+        sys.stderr.write("ms-migrate: interrupted; files already written are complete, the others untouched\n")
+        sys.exit(code)
     except Exception:  # the last line of defence: a crash is exit 2 with the traceback
         traceback.print_exc(file=sys.stderr)
         code = EXIT_ERROR
@@ -106,9 +130,12 @@ def _exit_code(results: Iterable[FileResult], summary: report.Summary) -> int:
     return EXIT_OK
 
 
-def _run_stdin(name: str, diff: bool, check: bool, annotate: bool, fmt: str, quiet: bool) -> int:
+def _run_stdin(
+    name: str, diff: bool, check: bool, annotate: bool, fmt: str, quiet: bool,
+    options: Optional[Options] = None,
+) -> int:
     source = sys.stdin.buffer.read()
-    result = migrate_source(source, name, Options(annotate=annotate))
+    result = migrate_source(source, name, options or Options(annotate=annotate))
     summary = report.Summary()
     summary.add(result)
     err = report.console(sys.stderr)
@@ -127,7 +154,7 @@ def _run_stdin(name: str, diff: bool, check: bool, annotate: bool, fmt: str, qui
 
 def _run_paths(
     paths: Sequence[str], diff: bool, check: bool, out_dir: Optional[Path], annotate: bool,
-    fmt: str, exclude: Sequence[str], jobs: int, quiet: bool,
+    fmt: str, exclude: Sequence[str], jobs: int, quiet: bool, options: Optional[Options] = None,
 ) -> int:
     results: List[FileResult] = []
     roots: Dict[Path, Path] = {}
@@ -150,7 +177,7 @@ def _run_paths(
             return out_path(file, roots[file], out_dir)
         return file if write_in_place else None
 
-    results.extend(_migrate_all(files, target, annotate, jobs))
+    results.extend(_migrate_all(files, target, annotate, jobs, options))
     display = {r.path: relative_to_cwd(Path(r.path)).as_posix() for r in results}
     summary = report.Summary()
     for result in results:
@@ -178,18 +205,27 @@ def _run_paths(
 
 
 def _migrate_all(
-    files: List[Path], target: Callable[[Path], Optional[Path]], annotate: bool, jobs: int
+    files: List[Path], target: Callable[[Path], Optional[Path]], annotate: bool, jobs: int,
+    options: Optional[Options] = None,
 ) -> List[FileResult]:
-    options = Options(annotate=annotate)
+    options = options or Options(annotate=annotate)
     work = [(f, target(f), options) for f in files]
     workers = min(jobs or (os.cpu_count() or 1), len(work))
     progress = _progress(len(work))
     results: List[FileResult] = []
     if workers > 1 and len(work) >= PARALLEL_THRESHOLD:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=writing.install_worker)
+        try:
             for result in pool.map(_work, work, chunksize=4):
                 results.append(result)
                 progress(result)
+        except BaseException:
+            # interrupted: queued files are never started, the workers finish (or abandon,
+            # between writes) the file in hand and exit before we do
+            progress(None)
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
     else:
         for item in work:
             result = _work(item)
