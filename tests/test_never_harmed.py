@@ -250,3 +250,91 @@ def test_size_limit_has_a_default_and_rejects_negatives():
     huge = TORCH + b"x = 1\n" * (DEFAULT_MAX_FILE_SIZE // 6 + 1)
     result = migrate_source(huge)
     assert [f.code for f in result.findings] == ["MSM010"] and not result.parsed
+
+
+# ---- 1. symbolic links stay links ----------------------------------------------------------
+
+@pytest.fixture
+def linked(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "proj" / "real.py").write_bytes(TORCH)
+    os.symlink("real.py", tmp_path / "proj" / "link.py")
+    (tmp_path / "outside" / "o.py").write_bytes(TORCH)
+    os.symlink("../outside/o.py", tmp_path / "proj" / "out_link.py")
+    return tmp_path
+
+
+def test_folder_run_migrates_the_real_file_once_and_keeps_links(linked):
+    result = run(["--format", "json", "proj"])
+    files = {f["path"]: f for f in json.loads(result.stdout)["files"]}
+    assert files["proj/real.py"]["changed"] and "proj/link.py" not in files
+    assert [d["code"] for d in files["proj/out_link.py"]["diagnostics"]] == ["MSM013"]
+    assert os.readlink("proj/link.py") == "real.py"
+    assert os.readlink("proj/out_link.py") == "../outside/o.py"
+    assert (linked / "proj" / "real.py").read_bytes() == MIGRATED
+    assert (linked / "outside" / "o.py").read_bytes() == TORCH  # not written through
+
+
+def test_a_link_named_explicitly_is_reported_as_given_and_written_through(linked):
+    check = run(["--check", "proj/link.py"])
+    assert "proj/link.py: would be migrated" in check.output and "real.py" not in check.output
+    assert run(["proj/link.py", "proj/out_link.py"]).exit_code == 1
+    assert os.readlink("proj/link.py") == "real.py" and os.readlink("proj/out_link.py") == "../outside/o.py"
+    assert (linked / "proj" / "real.py").read_bytes() == MIGRATED
+    assert (linked / "outside" / "o.py").read_bytes() == MIGRATED
+
+
+def test_out_dir_with_links_keeps_links_and_never_tracebacks(linked):
+    result = run(["proj", "--out-dir", "out"])
+    assert result.exit_code == 1, result.output
+    assert os.readlink("out/proj/link.py") == "real.py"
+    assert (linked / "out" / "proj" / "real.py").read_bytes() == MIGRATED
+    assert not os.path.lexists("out/proj/out_link.py")  # outside and not named: skipped, said so
+    assert "MSM013" in result.output
+    named = run(["proj/out_link.py", "--out-dir", "out2"])
+    assert named.exit_code == 1, named.output
+    assert (linked / "out2" / "proj" / "out_link.py").read_bytes() == MIGRATED
+    assert os.readlink("proj/out_link.py") == "../outside/o.py"
+    assert (linked / "outside" / "o.py").read_bytes() == TORCH
+
+
+# ---- 4. --out-dir: no silent overwrite, failed files copied --------------------------------
+
+def test_out_dir_maps_roots_outside_the_cwd_by_their_names(tmp_path, monkeypatch):
+    for name in ("A", "B"):
+        (tmp_path / "x" / name).mkdir(parents=True)
+        (tmp_path / "x" / name / "train.py").write_bytes(TORCH + f"# {name}\n".encode())
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    assert run(["../x/A", "../x/B", "--out-dir", "O"]).exit_code == 1
+    assert (tmp_path / "work" / "O" / "A" / "train.py").read_bytes() == MIGRATED + b"# A\n"
+    assert (tmp_path / "work" / "O" / "B" / "train.py").read_bytes() == MIGRATED + b"# B\n"
+
+
+def test_out_dir_collision_is_refused_before_anything_is_written(tmp_path, monkeypatch):
+    for parent in ("x", "y"):
+        (tmp_path / parent / "A").mkdir(parents=True)
+        (tmp_path / parent / "A" / "train.py").write_bytes(TORCH)
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    result = run(["../x/A", "../y/A", "--out-dir", "O"])
+    assert result.exit_code == 2
+    assert "same path" in result.output and "O/A/train.py" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "work" / "O").exists()
+
+
+def test_out_dir_copies_failed_files_unchanged_and_says_so(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "train.py").write_bytes(TORCH)
+    (tmp_path / "pkg" / "broken.py").write_bytes(BROKEN)
+    result = run(["pkg", "--out-dir", "out", "--format", "json"])
+    assert result.exit_code == 2
+    assert (tmp_path / "out" / "pkg" / "broken.py").read_bytes() == BROKEN
+    assert (tmp_path / "out" / "pkg" / "train.py").read_bytes() == MIGRATED
+    files = {f["path"]: f for f in json.loads(result.stdout)["files"]}
+    message = files["pkg/broken.py"]["diagnostics"][0]["message"]
+    assert "copied unchanged to out/pkg/broken.py" in message

@@ -19,12 +19,12 @@ import click
 
 from ms_migrate import __version__
 from ms_migrate.cli import report
-from ms_migrate.core.discovery import discover, out_path, relative_to_cwd
+from ms_migrate.core.discovery import Selection, out_path, relative_to_cwd, select
 from ms_migrate.core.engine import FileResult, migrate_file, migrate_source
 from ms_migrate.core.findings import make_finding
 from ms_migrate.core import writing
 from ms_migrate.core.options import DEFAULT_MAX_FILE_SIZE, Options
-from ms_migrate.core.engine_checks import READ_ERROR
+from ms_migrate.core.engine_checks import LINK_OUTSIDE, READ_ERROR
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 PARALLEL_THRESHOLD = 32  # files before a process pool pays for its start-up
@@ -106,6 +106,8 @@ def _migrate(
         code = exc.exit_code if isinstance(exc, writing.Interrupted) else 128 + signal.SIGINT
         sys.stderr.write("ms-migrate: interrupted; files already written are complete, the others untouched\n")
         sys.exit(code)
+    except click.ClickException:
+        raise  # a usage error found while looking at the files (exit 2, no traceback)
     except Exception:  # the last line of defence: a crash is exit 2 with the traceback
         traceback.print_exc(file=sys.stderr)
         code = EXIT_ERROR
@@ -157,8 +159,7 @@ def _run_paths(
     fmt: str, exclude: Sequence[str], jobs: int, quiet: bool, options: Optional[Options] = None,
 ) -> int:
     results: List[FileResult] = []
-    roots: Dict[Path, Path] = {}
-    files: List[Path] = []
+    existing: List[Path] = []
     for raw in paths:
         path = Path(raw)
         if not path.exists():
@@ -166,11 +167,19 @@ def _run_paths(
             missing.findings.append(make_finding(READ_ERROR, f"{raw}: no such file or directory", 1, 1))
             results.append(missing)
             continue
-        for file in discover([path], exclude, skip=[out_dir] if out_dir else []):
-            if file not in roots:
-                roots[file] = path
-                files.append(file)
+        existing.append(path)
+    selection = select(existing, exclude, skip=[out_dir] if out_dir else [])
+    roots: Dict[Path, Path] = dict(selection.files)
+    files = [file for file, _ in selection.files]
+    for link in selection.outside:
+        outside = FileResult(path=str(link), source=b"", output=b"")
+        outside.findings.append(make_finding(
+            LINK_OUTSIDE, f"symbolic link to {os.path.realpath(link)}, outside the scanned paths: "
+            "not migrated, not written through; name it explicitly to migrate it", 1, 1))
+        results.append(outside)
     write_in_place = not (diff or check or out_dir)
+    if out_dir is not None:
+        _refuse_collisions(selection, out_dir)
 
     def target(file: Path) -> Optional[Path]:
         if out_dir is not None:
@@ -178,6 +187,8 @@ def _run_paths(
         return file if write_in_place else None
 
     results.extend(_migrate_all(files, target, annotate, jobs, options))
+    if out_dir is not None:
+        _mirror_links(selection, roots, out_dir)
     display = {r.path: relative_to_cwd(Path(r.path)).as_posix() for r in results}
     summary = report.Summary()
     for result in results:
@@ -202,6 +213,36 @@ def _run_paths(
             mode = "check" if check else "diff" if diff else f"out-dir {out_dir}" if out_dir else "write"
             report.summary_table(summary, out, mode)
     return _exit_code(results, summary)
+
+
+def _refuse_collisions(selection: Selection, out_dir: Path) -> None:
+    """Two sources mapped to one --out-dir path would silently overwrite each other: refuse
+    the run (exit 2) before anything is written."""
+    sources: Dict[Path, List[Path]] = {}
+    for file, root in selection.files:
+        sources.setdefault(out_path(file, root, out_dir), []).append(file)
+    for link, _, root in selection.aliases:
+        sources.setdefault(out_path(link, root, out_dir), []).append(link)
+    clashes = {t: f for t, f in sources.items() if len(f) > 1}
+    if clashes:
+        lines = [f"  {t}: " + ", ".join(str(f) for f in files) for t, files in sorted(clashes.items())]
+        raise click.UsageError(
+            "--out-dir would write several files to the same path:\n" + "\n".join(lines)
+            + "\nrun from a folder above the inputs, or migrate them into separate --out-dir folders"
+        )
+
+
+def _mirror_links(selection: Selection, roots: Dict[Path, Path], out_dir: Path) -> None:
+    """In the out tree, a link whose target is migrated too stays a link (to the migrated copy)."""
+    for link, target, root in selection.aliases:
+        where = out_path(link, root, out_dir)
+        points_to = os.path.relpath(out_path(target, roots[target], out_dir), where.parent)
+        where.parent.mkdir(parents=True, exist_ok=True)
+        if where.is_symlink() and os.readlink(where) == points_to:
+            continue
+        if where.is_symlink() or where.is_file():
+            where.unlink()
+        os.symlink(points_to, where)
 
 
 def _migrate_all(
