@@ -6,9 +6,10 @@ Generates a module of about `--mb` megabytes that really trains something (it im
 torch.optim, builds optimizers and a scheduler, so no pre-scan can rule it out) and is otherwise
 what generated code looks like: thousands of small functions and large literal tables. Runs
 `ms-migrate --check` on it in a child process and reports the wall time and the child's peak RSS
-(resource.getrusage(RUSAGE_CHILDREN)), once with the default size limit and once with
-`--max-file-size 0` (no limit) unless `--max-file-size` is given. No test asserts these numbers;
-the README quotes the last measurement.
+(resource.getrusage(RUSAGE_CHILDREN)). By default it measures the huge module with the default
+size limit (skipped with finding MSM010) and a module just below that limit (migrated), the
+largest single file a default run analyses; `--max-file-size N` measures the huge module with
+that limit instead. No test asserts these numbers; the README quotes the last measurement.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "codemod"))
 
 HEAD = '''"""Generated module: do not edit."""
 import torch
@@ -92,19 +94,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=float, default=5.0)
     parser.add_argument("--max-file-size", type=int, default=None,
-                        help="pass this limit (0: none); default: run with the default, then 0")
-    parser.add_argument("--keep", type=Path, help="write the module into this folder and keep it")
+                        help="run with this limit only (0: none; beware, LibCST needs about "
+                        "1 GB per MB of source)")
+    parser.add_argument("--keep", type=Path, help="write the modules into this folder and keep them")
     args = parser.parse_args()
     folder = args.keep or Path(tempfile.mkdtemp(prefix="ms-migrate-huge-"))
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "generated.py"
-    path.write_text(generate(int(args.mb * 1024 * 1024)))
-    lines = path.read_bytes().count(b"\n")
-    print(f"module: {path} ({path.stat().st_size / 1e6:.2f} MB, {lines} lines)")
-    runs = [[]] if args.max_file_size is None else [["--max-file-size", str(args.max_file_size)]]
-    if args.max_file_size is None:
-        runs.append(["--max-file-size", "0"])
-    for extra in runs:
+    runs = []
+    huge = folder / "generated.py"
+    huge.write_text(generate(int(args.mb * 1024 * 1024)))
+    if args.max_file_size is not None:
+        runs.append((huge, ["--max-file-size", str(args.max_file_size)]))
+    else:
+        from ms_migrate.core.options import DEFAULT_MAX_FILE_SIZE
+
+        # the huge module with the default limit, and the largest module the limit lets through
+        below = folder / "below_limit.py"
+        below.write_text(generate(DEFAULT_MAX_FILE_SIZE - 4096))
+        runs += [(huge, []), (below, [])]
+    for path, extra in runs:
+        lines = path.read_bytes().count(b"\n")
         # each measurement in its own process, so RUSAGE_CHILDREN holds only that run
         code = (
             "import json, sys; sys.path.insert(0, %r); from huge_file import measure; "
@@ -113,9 +122,12 @@ def main() -> None:
         )
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
         label = " ".join(extra) or "default limit"
-        print(f"{label}: {out.stdout.strip() or out.stderr.strip()[-400:]}")
+        print(f"{path.name} ({path.stat().st_size / 1e6:.2f} MB, {lines} lines), {label}: "
+              f"{out.stdout.strip() or out.stderr.strip()[-400:]}")
     if args.keep is None:
-        path.unlink()
+        for path, _ in runs:
+            if path.exists():
+                path.unlink()
         folder.rmdir()
 
 
