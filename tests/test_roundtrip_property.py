@@ -19,7 +19,7 @@ from tests.fixture_cases import case_id, cases
 CASES = cases()
 # lines LibCST alone drops or rewrites somewhere (form feeds, whitespace-only lines)
 FILLER_LINES = [b"\n", b"   \n", b"\x0c\n", b"\x0c# page\n", b"# kept\n", b"\t\n", b"  \x0c\n"]
-TAILS = [b"\n   \n", b"\x0c\n", b"\n\n  ", b"  \n\x0c# end\n", b"# end\n   "]
+TAILS = [b"\n   \n\x0c\n  \n\x0c# end\n", b"\n\n  ", b"# end\n   "]
 
 
 def _untouched_boundaries(source: bytes, output: bytes):
@@ -53,7 +53,7 @@ def test_fixture_lossy_bytes_outside_edits_survive(case):
         assert migrate_source(source + tail, str(case)).output == output + tail, repr(tail)
     filler = b"\x0c\n   \n# kept\n"
     lines = source.splitlines(keepends=True)
-    for k in _untouched_boundaries(source, output)[:4]:
+    for k in _untouched_boundaries(source, output)[:2]:
         changed = b"".join(lines[:k]) + filler + b"".join(lines[k:])
         expected = _insert_before_line(output, lines[k], filler)
         assert migrate_source(changed, str(case)).output == expected, (k, lines[k])

@@ -66,10 +66,28 @@ class Edits:
         return bool(self.replacements or self.removed or self.before or self.after or self.comments or self.moved)
 
 
-def apply_edits(module: cst.Module, edits: Edits) -> cst.Module:
+def apply_edits(
+    module: cst.Module, edits: Edits, parents: Optional[Dict[cst.CSTNode, cst.CSTNode]] = None
+) -> cst.Module:
+    """The module with every edit applied. With the original tree's `parents`, only the
+    subtrees holding an edit are rebuilt (a big file with a few edits costs a few statements)."""
     if not edits:
         return module
-    return module.visit(_Applier(edits))
+    needed: Optional[Set[cst.CSTNode]] = None
+    if parents is not None:
+        needed = set()
+        for keys in (edits.replacements, edits.removed, edits.before, edits.after,
+                     edits.comments, edits.moved):
+            for node in keys:
+                while node not in needed:
+                    needed.add(node)
+                    parent = parents.get(node)
+                    if parent is None:
+                        if node is not module:  # an edit the parents map cannot place
+                            return module.visit(_Applier(edits))
+                        break
+                    node = parent
+    return module.visit(_Applier(edits, needed))
 
 
 _PASS = cst.SimpleStatementLine(body=[cst.Pass()])
@@ -81,9 +99,10 @@ class _Applier(cst.CSTTransformer):
     or, for a removed statement, above the next surviving statement of its block (at the end
     of the block: into the block's footer, or above the `pass` that keeps an emptied block)."""
 
-    def __init__(self, edits: Edits) -> None:
+    def __init__(self, edits: Edits, needed: Optional[Set[cst.CSTNode]] = None) -> None:
         super().__init__()
         self.edits = edits
+        self.needed = needed  # nodes holding an edit (None: unknown, visit everything)
         self.captured: Dict[cst.CSTNode, cst.CSTNode] = {}
         self.pending: List[List[str]] = [[]]  # per enclosing block: comments of removed statements
         self.touched: List[bool] = []  # per node on the path: an edit applied in its subtree
@@ -92,6 +111,8 @@ class _Applier(cst.CSTTransformer):
         self.touched.append(False)
         if isinstance(node, (cst.Module, cst.IndentedBlock)):
             self.pending.append([])
+        if self.needed is not None and node not in self.needed:
+            return False  # no edit below: keep the subtree as it is
         return super().on_visit(node)
 
     def on_leave(self, original_node, updated_node):  # type: ignore[override]

@@ -107,7 +107,7 @@ def migrate_source(
         if ctx.edits:
             # LibCST's rendering loses a few bytes in some files: splice the edited lines into
             # the original bytes instead of writing its rendering of the whole file
-            output = splice(source, ctx.module.bytes, apply_edits(ctx.module, ctx.edits).bytes)
+            output = splice(source, ctx.module.bytes, apply_edits(ctx.module, ctx.edits, ctx.parents).bytes)
         else:
             output = source  # nothing to migrate: the file stays byte for byte as it is
         if output is None:
