@@ -20,8 +20,14 @@ def _is_virtualenv(path: Path) -> bool:
 def excluded(path: Path, patterns: Sequence[str]) -> bool:
     text = path.as_posix()
     parts = path.parts
+    absolute = None
     for pattern in patterns:
         pattern = pattern.rstrip("/")
+        if os.path.isabs(pattern):  # anchored (a configuration's folder): the absolute path
+            absolute = absolute or Path(os.path.abspath(path)).as_posix()
+            if fnmatch.fnmatch(absolute, pattern) or fnmatch.fnmatch(absolute, pattern + "/*"):
+                return True
+            continue
         if fnmatch.fnmatch(text, pattern) or fnmatch.fnmatch(path.name, pattern):
             return True
         if any(fnmatch.fnmatch(part, pattern) for part in parts):
@@ -32,15 +38,17 @@ def excluded(path: Path, patterns: Sequence[str]) -> bool:
 
 
 def discover(
-    paths: Iterable[Path], exclude: Sequence[str] = (), skip: Sequence[Path] = ()
+    paths: Iterable[Path], exclude: Sequence[str] = (), skip: Sequence[Path] = (),
+    skip_dirs: Optional[Iterable[str]] = None,
 ) -> List[Path]:
     """Files to migrate, sorted and without duplicates. `skip` holds folders never to enter
-    (the --out-dir)."""
+    (the --out-dir); `skip_dirs` replaces the folder names always skipped (SKIP_DIRS)."""
     skipped = {p.resolve() for p in skip}
+    names = SKIP_DIRS if skip_dirs is None else set(skip_dirs)
     seen = set()
     found: List[Path] = []
     for path in paths:
-        for file in _walk(path, exclude, skipped):
+        for file in _walk(path, exclude, skipped, names):
             key = file.resolve()
             if key not in seen:
                 seen.add(key)
@@ -48,7 +56,7 @@ def discover(
     return found
 
 
-def _walk(path: Path, exclude: Sequence[str], skipped: set) -> Iterator[Path]:
+def _walk(path: Path, exclude: Sequence[str], skipped: set, names=SKIP_DIRS) -> Iterator[Path]:
     if not path.is_dir():
         if not excluded(path, exclude):
             yield path  # an explicit file is taken whatever its suffix (pre-commit passes scripts)
@@ -57,7 +65,7 @@ def _walk(path: Path, exclude: Sequence[str], skipped: set) -> Iterator[Path]:
         here = Path(root)
         dirs[:] = sorted(
             d for d in dirs
-            if d not in SKIP_DIRS
+            if d not in names
             and not d.endswith(".egg-info")
             and not (here / d).is_symlink()
             and not _is_virtualenv(here / d)
