@@ -55,7 +55,8 @@ def scan(found_comments, lines: List[int]) -> List[Suppression]:
         codes: Optional[Tuple[str, ...]] = None
         if match.group(1) is not None:
             codes = tuple(c.strip().upper() for c in match.group(1).split(",") if c.strip())
-        covered = (line, next_code_line(lines, line)) if alone else (line,)
+        # alone on its line: down to the next code line (comment lines between included)
+        covered = tuple(range(line, next_code_line(lines, line) + 1)) if alone else (line,)
         found.append(Suppression(line, column + 1, codes, covered))
     return found
 
