@@ -125,10 +125,23 @@ class ImportPlanner:
         anchor, after = _import_anchor(module)
         if anchor is None:
             self.ctx.edits.replace(module, lambda m: m.with_changes(body=[*statements, *m.body]))
-        elif after:
+            return
+        leading = list(getattr(anchor, "leading_lines", ()))
+        if after:
+            if anchor in self.ctx.edits.removed:  # the block's last import goes: keep its lines
+                statements[0] = statements[0].with_changes(leading_lines=leading)
             self.ctx.edits.insert_after(anchor, *statements)
-        else:
-            self.ctx.edits.insert_before(anchor, *statements)
+            return
+        # before the first statement: as many blank lines above the new block as above that
+        # statement, which keeps its own (or gets one)
+        blank = 0
+        while blank < len(leading) and leading[blank].comment is None:
+            blank += 1
+        statements[0] = statements[0].with_changes(leading_lines=leading[:blank])
+        self.ctx.edits.insert_before(anchor, *statements)
+        if not blank:
+            self.ctx.edits.replace(anchor, lambda n: n.with_changes(
+                leading_lines=[cst.EmptyLine(), *n.leading_lines]) if hasattr(n, "leading_lines") else n)
 
     def _remove_unused_torch_imports(self) -> None:
         scope = self._global_scope()
@@ -212,18 +225,18 @@ def _is_docstring(statement: cst.CSTNode) -> bool:
 
 
 def _import_anchor(module: cst.Module) -> Tuple[Optional[cst.CSTNode], bool]:
-    """Where new imports go: after the first block of imports at the top of the module, or
-    before the first statement that is neither a docstring nor a `__future__` import."""
+    """Where new imports go: after the last import of the module's first block of top-level
+    imports (`__future__` imports included; blank lines and comments between imports do not end
+    a block, other statements do), or, without imports, before the first statement that is not
+    the docstring. The shebang and coding comments stay in the module header, above."""
     body = list(module.body)
-    i = 0
-    if body and _is_docstring(body[0]):
-        i = 1
-    last_import = None
-    while i < len(body) and _is_import_line(body[i]):
-        last_import = body[i]
-        i += 1
-    if last_import is not None:
-        return last_import, True
+    i = 1 if body and _is_docstring(body[0]) else 0
+    start = next((j for j in range(i, len(body)) if _is_import_line(body[j])), None)
+    if start is not None:
+        end = start
+        while end + 1 < len(body) and _is_import_line(body[end + 1]):
+            end += 1
+        return body[end], True
     if i < len(body):
         return body[i], False
     return (body[-1], True) if body else (None, False)
