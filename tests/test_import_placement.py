@@ -42,3 +42,23 @@ def test_placement(name):
     assert result.error is None
     assert result.code == expected
     assert migrate_source(result.output).output == result.output
+
+
+def test_one_alias_scheme_per_file():
+    """`Tensor` is taken by torch here, so every MindSpore name gets the `ms_` prefix, not only
+    Tensor; a file where every name is free gets the plain names, as every other such file."""
+    source = (
+        "import torch.optim as optim\nfrom torch import Tensor\n\nmodel = build()\n"
+        "optimizer = optim.SGD(model.parameters(), lr=0.1)\nfor step in range(10):\n"
+        "    optimizer.param_groups[0]['lr'] = 0.1 * step\nx: Tensor = None\n"
+    )
+    result = migrate_source(source)
+    assert result.code == (
+        "from torch import Tensor\nfrom mindspore import dtype as ms_dtype, nn as ms_nn, ops as ms_ops, "
+        "Tensor as ms_Tensor\n\nmodel = build()\noptimizer = ms_nn.SGD(model.trainable_params(), "
+        "learning_rate=0.1)\nfor step in range(10):\n    ms_ops.assign(optimizer.learning_rate, "
+        "ms_Tensor(0.1 * step, ms_dtype.float32))\nx: Tensor = None\n"
+    )
+    assert migrate_source(result.output).output == result.output
+    free = migrate_source(source.replace("from torch import Tensor\n", "").replace("x: Tensor = None\n", ""))
+    assert "from mindspore import dtype as mstype, nn, ops, Tensor\n" in free.code

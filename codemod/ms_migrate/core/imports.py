@@ -101,8 +101,30 @@ class ImportPlanner:
     # ---- final edits ----------------------------------------------------------------------
     def finalize(self) -> None:
         self._remove_unused_torch_imports()
+        self._one_alias_scheme()
         if self._added or self._modules:
             self._add_imports()
+
+    def _one_alias_scheme(self) -> None:
+        """One scheme per file: the plain MindSpore names (`nn`, `ops`, `Tensor`) when every one
+        the file needs is free, as in every other such file; `ms_` + the name for all of them as
+        soon as one is taken (`ms_nn`, `ms_ops`, ...), never a mix. A plain name handed out
+        earlier is free in the whole file, so every Name of it in the output is ours: the renaming
+        runs over the output only in that mixed case."""
+        plain = {key: local for key, local in self._added.items() if not local.startswith("ms_")}
+        if not plain or len(plain) == len(self._added):
+            return
+        taken = set(self.ctx.names_in_use) | set(self._added.values()) | set(self._fresh)
+        renames: Dict[str, str] = {}
+        for (mod, name), local in plain.items():
+            new, counter = f"ms_{name}", 1
+            while new in taken:
+                counter += 1
+                new = f"ms_{name}{counter}"
+            taken.add(new)
+            renames[local] = new
+            self._added[(mod, name)] = new
+        self.ctx.edits.replace(self.ctx.module, lambda m: m.visit(_Rename(renames)))
 
     def _add_imports(self) -> None:
         module = self.ctx.module
@@ -171,6 +193,30 @@ class ImportPlanner:
             self.ctx.edits.replace(
                 node, lambda n, keep=remaining: n.with_changes(names=keep, rpar=None, lpar=None)
             )
+
+
+class _Rename(cst.CSTTransformer):
+    """Rename our own Name references (never attribute or keyword names, never imports)."""
+
+    def __init__(self, renames: Dict[str, str]) -> None:
+        super().__init__()
+        self.renames = renames
+
+    def visit_Import(self, node: cst.Import) -> bool:
+        return False
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        return False
+
+    def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> cst.Attribute:
+        return updated.with_changes(attr=original.attr)
+
+    def leave_Arg(self, original: cst.Arg, updated: cst.Arg) -> cst.Arg:
+        return updated.with_changes(keyword=original.keyword)
+
+    def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.Name:
+        new = self.renames.get(updated.value)
+        return updated.with_changes(value=new) if new else updated
 
 
 def _alias_for(node: cst.CSTNode, bound: str) -> Optional[cst.ImportAlias]:
