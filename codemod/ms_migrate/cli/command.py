@@ -264,11 +264,9 @@ def _run_paths(
         run.diffs = {r.path: report.unified_diff(r, display[r.path]) for r in results if r.changed}
 
     document = formats.render(fmt, run)
-    if document is not None:  # stdout holds the document only; the summary goes to stderr
+    if document is not None:  # stdout holds the document only (it has its own summary)
         sys.stdout.write(document)
         sys.stdout.flush()
-        if not quiet:
-            report.summary_table(summary, text.console(sys.stderr), mode)
     else:
         if diff:
             for result in results:
