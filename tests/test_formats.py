@@ -161,6 +161,16 @@ def test_rules_piped_keeps_urls_whole():
     assert "mindspore" not in msm002.split("\t")[4]
 
 
+def test_rules_on_a_terminal_prints_urls_whole():
+    from ms_migrate.rules.registry import all_checks
+
+    code, output = cli("rules", tty=True)
+    assert code == 0
+    lines = [line.strip() for line in output.splitlines()]
+    for check, _ in all_checks().values():
+        assert check.url in lines, check.code
+
+
 def test_help_shows_the_default_commands_options():
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0

@@ -139,13 +139,17 @@ def rules_table(console: Console, as_json: bool, out: Optional[TextIO] = None) -
             for c in checks:
                 write("\t".join((c.code, c.name, c.severity, c.summary, c.url)) + "\n")
         return
-    table = Table(show_header=True, show_lines=False)
-    for column in ("code", "name", "severity", "summary", "docs"):
-        table.add_column(column, overflow="fold")
-    table.columns[-1].overflow = "ignore"  # a URL is never folded: the terminal wraps it whole
-    table.columns[-1].no_wrap = True
+    # a terminal: one entry per code, the URL on its own line, printed whole (soft-wrapped by
+    # the terminal, never broken by us)
+    styles = {"error": "bold red", "warning": "bold yellow", "info": "bold cyan"}
     for code, name, summary, url, checks in rows:
-        table.add_row(Text(code, style="bold"), Text(name, style="bold"), "", summary, url)
+        console.print(Text.assemble((f"{code} {name}", "bold underline")), soft_wrap=True)
+        console.print(Text(f"    {summary}"), soft_wrap=True)
+        if url:
+            console.print(Text(f"    {url}"), soft_wrap=True)
         for c in checks:
-            table.add_row("  " + c.code, "  " + c.name, c.severity, c.summary, c.url)
-    console.print(table)
+            console.print(Text.assemble(("  " + c.code, "bold"), f" {c.name} ", (c.severity, styles.get(c.severity, ""))),
+                          soft_wrap=True)
+            console.print(Text(f"      {c.summary}"), soft_wrap=True)
+            if c.url:
+                console.print(Text(f"      {c.url}"), soft_wrap=True)
