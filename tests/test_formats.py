@@ -28,11 +28,14 @@ def tree(tmp_path, monkeypatch):
     return tmp_path
 
 
-def cli(*args, tty=False):
+def cli(*args, tty=False, cwd=None):
     """A real process (stdout is a pipe); with tty=True, under a pseudo-terminal."""
     command = [sys.executable, "-m", "ms_migrate", *args]
     if not tty:
-        return subprocess.run(command, capture_output=True, text=True)
+        import os
+
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+        return subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=env)
     import pty
     import os
 
@@ -110,6 +113,10 @@ def test_sarif_validates_against_the_schema(tree):
     assert location["artifactLocation"]["uri"] == "pkg/nadam.py"
     assert location["region"] == {"startLine": 3, "startColumn": 13, "endLine": 3}
     assert by_rule["MSM106"]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "pkg/step%20100.py"
+    (tree / "elsewhere").mkdir()
+    outside = cli("--check", "--format", "sarif", str(tree / "pkg" / "nadam.py"), cwd=str(tree / "elsewhere"))
+    location = json.loads(outside.stdout)["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"] == {"uri": "file://" + str(tree / "pkg" / "nadam.py")}
 
 
 def test_schema_rejects_a_broken_log():

@@ -36,9 +36,12 @@ def _rules() -> List[dict]:
     return rules
 
 
-def _uri(path: str) -> str:
+def _location(path: str) -> dict:
+    """A path below the current folder is relative to %SRCROOT%; any other is a file: URI."""
     posix = PurePosixPath(path.replace("\\", "/")).as_posix()
-    return quote(posix, safe="/:")
+    if posix.startswith("/"):
+        return {"uri": "file://" + quote(posix, safe="/")}
+    return {"uri": quote(posix, safe="/"), "uriBaseId": "%SRCROOT%"}
 
 
 def render(run) -> str:
@@ -46,7 +49,7 @@ def render(run) -> str:
     index: Dict[str, int] = {r["id"]: i for i, r in enumerate(rules)}
     results = []
     for result in run.results:
-        uri = _uri(run.path(result))
+        where = _location(run.path(result))
         for f in result.findings:
             entry = {
                 "ruleId": f.code,
@@ -54,7 +57,7 @@ def render(run) -> str:
                 "message": {"text": f.message},
                 "locations": [{
                     "physicalLocation": {
-                        "artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
+                        "artifactLocation": dict(where),
                         "region": {"startLine": f.line, "startColumn": f.column, "endLine": max(f.end_line, f.line)},
                     }
                 }],
