@@ -203,3 +203,12 @@ def test_every_finding_code_is_explained():
     from ms_migrate.rules.registry import all_checks
 
     assert set(EXPLANATIONS) == set(all_checks())
+
+
+def test_every_mindspore_docs_link_is_an_r2_10_0_page():
+    import re
+
+    root = Path(__file__).resolve().parent.parent
+    texts = [p.read_text() for p in [*(root / "rules").glob("*.json"), *(root / "codemod").rglob("*.py")]]
+    links = {u for t in texts for u in re.findall(r"https://www\.mindspore\.cn/docs/[^\s\"')]+", t)}
+    assert links and all(u.startswith("https://www.mindspore.cn/docs/en/r2.10.0") for u in links), links

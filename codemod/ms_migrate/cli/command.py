@@ -164,12 +164,16 @@ class _Settings:
         self.select, self.ignore = select, ignore
         self.annotate, self.report_unused = annotate, report_unused
         self._found: Dict[Path, config.Config] = {}
+        self._where: Dict[Path, Optional[Path]] = {}
 
     def config_for(self, start: Path) -> config.Config:
         """--config, or the nearest pyproject.toml with [tool.ms-migrate] above `start`."""
         if self.explicit is not None:
             return self.explicit
-        found = config.find(start)
+        folder = start if start.is_dir() else start.parent
+        if folder not in self._where:  # pre-commit passes many files from few folders
+            self._where[folder] = config.find(folder)
+        found = self._where[folder]
         key = found or Path()
         if key not in self._found:
             self._found[key] = config.load(found)
