@@ -100,6 +100,7 @@ def test_library_default_writes_no_marker():
     ("# ms-migrate: ignore", "above"),
     ("# ms-migrate: ignore[MSM101]", "trailing"),
     ("# ms-migrate: ignore[MSM1]", "above"),
+    ("# ms-migrate: ignore[MSM101] -- checked: no bias correction is fine here", "above"),
 ])
 def test_suppression_silences_and_writes_no_marker(tree, comment, where):
     lines = WARNED.decode().splitlines()

@@ -22,7 +22,8 @@ from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from ms_migrate.core.findings import WARNING, Check, Finding, make_finding
 
-SUPPRESSION = re.compile(r"#\s*ms-migrate:\s*ignore(?:\[([^\]]*)\])?\s*(?:$|#)")
+# `# ms-migrate: ignore[CODES]`, optionally followed by a reason (`-- no bias correction is fine`)
+SUPPRESSION = re.compile(r"#\s*ms-migrate:\s*ignore(?:\[([^\]]*)\])?(?:\s|$)")
 CODE = re.compile(r"^MSM\d{0,3}$")
 
 UNUSED = Check(
