@@ -144,7 +144,8 @@ class Schedulers(Rule):
         scheduler = assign.targets[0].target
         steps, last_lr, others = _scheduler_uses(ctx, scheduler)
         if len(steps) != 1:
-            how = "never called" if not steps else f"called in {len(steps)} places (or with arguments)"
+            lines = ", ".join(str(ctx.start(step).line) for step in steps if step is not None)
+            how = "never called" if not steps else f"called in {len(steps)} places (or with arguments: lines {lines})"
             raise formulas.Unsupported(f"{scheduler.value}.step() is {how}; ms-migrate follows "
                                         "exactly one argument-free call")
         base = site.lr if site.lr is not None else syntax.value_expr(site.entry["torch_defaults"]["lr"])
@@ -430,9 +431,16 @@ def _scheduler_uses(ctx: FileContext, scheduler: cst.Name):
             if attribute.attr.value == "step":
                 steps.append(call)  # step(epoch) or step(metric): counted, so it is refused
         else:
-            raise formulas.Unsupported(f"{scheduler.value} is passed on or used as a value; ms-migrate "
-                                        "cannot follow it")
+            raise formulas.Unsupported(f"{scheduler.value} is passed on or used as a value at line "
+                                        f"{ctx.start(use).line} (`{_first_line(ctx, ctx.statement_of(use))}`); "
+                                        "ms-migrate cannot follow it")
     return steps, last_lr, [o for o in others if o.attr.value != "step"]
+
+
+def _first_line(ctx: FileContext, statement: cst.CSTNode) -> str:
+    lines = [line.strip() for line in ctx.code(statement).splitlines() if line.strip()
+             and not line.strip().startswith("#")]
+    return lines[0] if lines else ""
 
 
 def _group_lrs(site: OptimizerSite) -> List[cst.BaseExpression]:
