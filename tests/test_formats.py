@@ -196,6 +196,7 @@ def test_explain():
         assert part in result.output
     assert CliRunner().invoke(main, ["explain", "MSM999"]).exit_code == 2
     assert "MSM100" in CliRunner().invoke(main, ["explain", "msm100"]).output
+    assert "MSM004 unused-suppression" in CliRunner().invoke(main, ["explain", "MSM000"]).output
 
 
 def test_every_finding_code_is_explained():

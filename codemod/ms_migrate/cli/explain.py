@@ -157,6 +157,11 @@ def explain(code: str) -> Optional[str]:
             doc = inspect.cleandoc(rule.__doc__ or "")
             codes = ", ".join(c.code for c in rule.checks)
             return f"{rule.code} {rule.name}: {rule.summary}\n\n{doc}\n\nFindings: {codes}\nDocs: {rule.url}"
+    if code == "MSM000":
+        from ms_migrate.core.engine_checks import ENGINE_CHECKS
+
+        listed = "\n".join(f"    {c.code} {c.name} ({c.severity}): {c.summary}" for c in ENGINE_CHECKS)
+        return f"MSM000 engine: parsing, reading and internal errors, and unused suppressions.\n\n{listed}"
     checks = all_checks()
     if code not in checks:
         return None
