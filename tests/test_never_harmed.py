@@ -164,7 +164,7 @@ def test_locations_are_never_emoji_or_markup(tmp_path):
     folder.mkdir()
     padding = b"x = 1\n" * 98
     (folder / "main.py").write_bytes(b"import torch.optim as optim\n" + padding + b"opt = optim.NAdam(m.parameters())\n")
-    expected = "[bold]vae/main.py:100:7: MSM102"
+    expected = "[bold]vae/main.py:100:7: error: MSM102"
     piped = cli("--check", "[bold]vae", cwd=tmp_path)
     assert expected in piped.stdout.decode(), piped.stdout.decode()
     env = dict(os.environ, FORCE_COLOR="1", TTY_COMPATIBLE="1", COLUMNS="200")

@@ -18,9 +18,6 @@ from ms_migrate.core.engine import FileResult
 from ms_migrate.core.findings import ERROR, WARNING
 from ms_migrate.rules.registry import all_checks
 
-JSON_VERSION = 1
-
-
 @dataclass
 class Summary:
     scanned: int = 0
@@ -62,25 +59,9 @@ class Summary:
 
 
 def finding_lines(result: FileResult, display_path: str) -> List[str]:
-    return [f"{display_path}:{f.line}:{f.column}: {f.code} {f.message}" for f in result.findings]
+    from ms_migrate.cli.formats import text
 
-
-def json_document(results: List[FileResult], paths: Dict[str, str], summary: Summary) -> str:
-    files = []
-    for result in results:
-        if not (result.changed or result.findings or result.error):
-            continue
-        files.append(
-            {
-                "path": paths[result.path],
-                "changed": result.changed,
-                "error": result.error,
-                "diagnostics": [f.to_json() for f in result.findings],
-            }
-        )
-    document = {"version": JSON_VERSION, "tool": {"name": "ms-migrate", "version": __version__},
-                "files": files, "summary": summary.to_json()}
-    return json.dumps(document, indent=2)
+    return text.lines(result.findings, display_path)
 
 
 def console(file: Optional[TextIO] = None, **options) -> Console:
@@ -175,11 +156,24 @@ def rules_table(console: Console, as_json: bool, out: Optional[TextIO] = None) -
         ]
         (out or console.file).write(json.dumps(data, indent=2) + "\n")
         return
-    table = Table(show_header=True, show_lines=False)
-    for column in ("code", "name", "severity", "summary", "docs"):
-        table.add_column(column, overflow="fold")
+    if not console.is_terminal:  # piped: one tab-separated line per code, URLs never wrapped
+        write = (out or console.file).write
+        for code, name, summary, url, checks in rows:
+            write("\t".join((code, name, "", summary, url)) + "\n")
+            for c in checks:
+                write("\t".join((c.code, c.name, c.severity, c.summary, c.url)) + "\n")
+        return
+    # a terminal: one entry per code, the URL on its own line, printed whole (soft-wrapped by
+    # the terminal, never broken by us)
+    styles = {"error": "bold red", "warning": "bold yellow", "info": "bold cyan"}
     for code, name, summary, url, checks in rows:
-        table.add_row(Text(code, style="bold"), Text(name, style="bold"), "", summary, url)
+        console.print(Text.assemble((f"{code} {name}", "bold underline")), soft_wrap=True)
+        console.print(Text(f"    {summary}"), soft_wrap=True)
+        if url:
+            console.print(Text(f"    {url}"), soft_wrap=True)
         for c in checks:
-            table.add_row("  " + c.code, "  " + c.name, c.severity, c.summary, c.url)
-    console.print(table)
+            console.print(Text.assemble(("  " + c.code, "bold"), f" {c.name} ", (c.severity, styles.get(c.severity, ""))),
+                          soft_wrap=True)
+            console.print(Text(f"      {c.summary}"), soft_wrap=True)
+            if c.url:
+                console.print(Text(f"      {c.url}"), soft_wrap=True)

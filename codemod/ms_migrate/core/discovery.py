@@ -6,7 +6,7 @@ import fnmatch
 import os
 from pathlib import Path
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, Iterator, List, Sequence, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 SKIP_DIRS = {
     ".git", ".hg", ".svn", "__pycache__", "build", "dist", ".venv", "venv", ".tox", ".nox",
@@ -21,8 +21,14 @@ def _is_virtualenv(path: Path) -> bool:
 def excluded(path: Path, patterns: Sequence[str]) -> bool:
     text = path.as_posix()
     parts = path.parts
+    absolute = None
     for pattern in patterns:
         pattern = pattern.rstrip("/")
+        if os.path.isabs(pattern):  # anchored (a configuration's folder): the absolute path
+            absolute = absolute or Path(os.path.abspath(path)).as_posix()
+            if fnmatch.fnmatch(absolute, pattern) or fnmatch.fnmatch(absolute, pattern + "/*"):
+                return True
+            continue
         if fnmatch.fnmatch(text, pattern) or fnmatch.fnmatch(path.name, pattern):
             return True
         if any(fnmatch.fnmatch(part, pattern) for part in parts):
@@ -34,15 +40,16 @@ def excluded(path: Path, patterns: Sequence[str]) -> bool:
 
 def discover(
     paths: Iterable[Path], exclude: Sequence[str] = (), skip: Sequence[Path] = (),
-    dedupe: bool = True,
+    skip_dirs: Optional[Iterable[str]] = None, dedupe: bool = True,
 ) -> List[Path]:
     """Files to migrate, sorted and without duplicates. `skip` holds folders never to enter
-    (the --out-dir)."""
+    (the --out-dir); `skip_dirs` replaces the folder names always skipped (SKIP_DIRS)."""
     skipped = {p.resolve() for p in skip}
+    names = SKIP_DIRS if skip_dirs is None else set(skip_dirs)
     seen = set()
     found: List[Path] = []
     for path in paths:
-        for file in _walk(path, exclude, skipped):
+        for file in _walk(path, exclude, skipped, names):
             key = file.resolve() if dedupe else file
             if key not in seen:
                 seen.add(key)
@@ -50,7 +57,7 @@ def discover(
     return found
 
 
-def _walk(path: Path, exclude: Sequence[str], skipped: set) -> Iterator[Path]:
+def _walk(path: Path, exclude: Sequence[str], skipped: set, names=SKIP_DIRS) -> Iterator[Path]:
     if not path.is_dir():
         if not excluded(path, exclude):
             yield path  # an explicit file is taken whatever its suffix (pre-commit passes scripts)
@@ -59,7 +66,7 @@ def _walk(path: Path, exclude: Sequence[str], skipped: set) -> Iterator[Path]:
         here = Path(root)
         dirs[:] = sorted(
             d for d in dirs
-            if d not in SKIP_DIRS
+            if d not in names
             and not d.endswith(".egg-info")
             and not (here / d).is_symlink()
             and not _is_virtualenv(here / d)
@@ -112,16 +119,22 @@ class Selection:
     outside: List[Path] = field(default_factory=list)
 
 
-def select(paths: Sequence[Path], exclude: Sequence[str] = (), skip: Sequence[Path] = ()) -> Selection:
+def select(
+    paths: Sequence[Path],
+    exclude: Union[Sequence[str], Callable[[Path], Tuple[Sequence[str], Optional[Iterable[str]]]]] = (),
+    skip: Sequence[Path] = (),
+) -> Selection:
     """The files of `paths` (existing ones), each real file once: a file named explicitly
     wins, then a file found as itself, then a link to it, so a link and its target are never
-    migrated twice and a link is never replaced by a copy."""
+    migrated twice and a link is never replaced by a copy. `exclude` is the glob list, or a
+    function giving each PATH its globs and `skip_dirs` (its configuration's)."""
     real_roots = [os.path.realpath(p) for p in paths]
     candidates: List[Tuple[int, int, Path, Path, str]] = []  # (rank, order, path, root, real)
     selection = Selection()
     for root in paths:
         explicit = not root.is_dir()
-        for file in discover([root], exclude, skip, dedupe=False):
+        patterns, skip_dirs = exclude(root) if callable(exclude) else (exclude, None)
+        for file in discover([root], patterns, skip, skip_dirs=skip_dirs, dedupe=False):
             if not os.path.exists(file):
                 continue  # a dangling link: nothing to read
             real = os.path.realpath(file)

@@ -152,7 +152,9 @@ class _Applier(cst.CSTTransformer):
         if removed:  # what was inserted around it replaces it, comments included
             kept = [*before, *after]
             if kept:
-                kept[0] = _with_lost(kept[0], lost)
+                # (an insertion may carry the comments already, e.g. a new import taking the
+                # removed one's place and leading lines)
+                kept[0] = _with_lost(kept[0], _missing(original_node, kept) if lost else [])
             return self._emit(kept, lost)
         produced[0] = _with_lost(produced[0], lost)
         return self._emit([*before, *produced, *after], [])

@@ -17,6 +17,7 @@ from typing import List, Optional, Union
 
 import libcst as cst
 
+from ms_migrate.core import review
 from ms_migrate.core.context import FileContext
 from ms_migrate.core.edits import apply_edits
 from ms_migrate.core.findings import Finding, make_finding
@@ -28,8 +29,9 @@ from ms_migrate.core.engine_checks import (
 from ms_migrate.core.roundtrip import splice
 from ms_migrate.core.writing import critical
 
-# A file that holds none of these bytes cannot reach torch.optim: it is never parsed.
-TRIGGERS = (b"optim",)
+# A file that holds none of these bytes cannot reach torch.optim and holds no marker or
+# suppression comment (`# ms-migrate: ...`): it is never parsed.
+TRIGGERS = (b"optim", b"ms-migrate:")
 
 
 @dataclass
@@ -99,11 +101,7 @@ def migrate_source(
         for rule in RULES:
             rule().run(ctx)
         ctx.imports.finalize()
-        if options.annotate:
-            for finding, statement in ctx.flagged:
-                # once per code and statement: a later run may word the same finding differently
-                key = f"ms-migrate: {finding.code} "
-                ctx.edits.comment(statement, key + finding.message, key=key)
+        findings = review.settle(ctx, source, decode, options)  # may add marker edits
         if ctx.edits:
             # LibCST's rendering loses a few bytes in some files: splice the edited lines into
             # the original bytes instead of writing its rendering of the whole file
@@ -126,7 +124,7 @@ def migrate_source(
         result.findings = [make_finding(INTERNAL_ERROR, message, 1, 1)]
         return result
     result.output = output
-    result.findings = sorted(ctx.findings, key=Finding.sort_key)
+    result.findings = findings
     result.conversions = ctx.conversions
     return result
 
