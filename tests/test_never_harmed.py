@@ -338,3 +338,14 @@ def test_out_dir_copies_failed_files_unchanged_and_says_so(tmp_path, monkeypatch
     files = {f["path"]: f for f in json.loads(result.stdout)["files"]}
     message = files["pkg/broken.py"]["diagnostics"][0]["message"]
     assert "copied unchanged to out/pkg/broken.py" in message
+
+
+def test_size_limit_from_the_configuration_and_the_command_line_over_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text("[tool.ms-migrate]\nmax-file-size = 1000\n")
+    big = TORCH + b"x = 1\n" * 200
+    (tmp_path / "big.py").write_bytes(big)
+    result = run(["--check", "big.py"])
+    assert "MSM010" in result.output
+    assert run(["--max-file-size", "0", "big.py"]).exit_code == 1
+    assert (tmp_path / "big.py").read_bytes().startswith(b"from mindspore import nn")
