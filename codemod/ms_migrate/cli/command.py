@@ -22,7 +22,7 @@ from ms_migrate.cli import report
 from ms_migrate.core.discovery import discover, out_path, relative_to_cwd
 from ms_migrate.core.engine import FileResult, migrate_file, migrate_source
 from ms_migrate.core.findings import make_finding
-from ms_migrate.core.options import Options
+from ms_migrate.core.options import TARGETS, Options
 from ms_migrate.core.engine_checks import READ_ERROR
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -67,9 +67,14 @@ def main() -> None:
 @click.option("-j", "--jobs", type=click.IntRange(min=0), default=0,
               help="Worker processes (0: one per core, used only for many files).")
 @click.option("-q", "--quiet", is_flag=True, help="Print findings only, no summary table.")
+@click.option("--target", type=click.Choice(TARGETS), default="auto", show_default=True,
+              help="MindSpore optimizer API: nn (mindspore.nn, per-step lr lists), experimental "
+                   "(mindspore.experimental.optim, torch's structure kept), auto (nn where exact, "
+                   "experimental where nn cannot be).")
 def migrate(
     paths: Tuple[str, ...], diff: bool, check: bool, out_dir: Optional[Path], annotate: bool,
     fmt: str, exit_zero: bool, exclude: Tuple[str, ...], stdin_filename: str, jobs: int, quiet: bool,
+    target: str = "auto",
 ) -> None:
     """Migrate PATH... (files, or folders walked for *.py; `-` reads stdin and writes stdout)."""
     if not paths:
@@ -78,11 +83,12 @@ def migrate(
         raise click.UsageError("--out-dir writes files; --diff and --check write nothing")
     if "-" in paths and len(paths) > 1:
         raise click.UsageError("- (stdin) cannot be combined with other paths")
+    options = Options(annotate=annotate, target=target)
     try:
         if paths == ("-",):
-            code = _run_stdin(stdin_filename, diff, check, annotate, fmt, quiet)
+            code = _run_stdin(stdin_filename, diff, check, options, fmt, quiet)
         else:
-            code = _run_paths(paths, diff, check, out_dir, annotate, fmt, exclude, jobs, quiet)
+            code = _run_paths(paths, diff, check, out_dir, options, fmt, exclude, jobs, quiet)
     except Exception:  # the last line of defence: a crash is exit 2 with the traceback
         traceback.print_exc(file=sys.stderr)
         code = EXIT_ERROR
@@ -107,9 +113,9 @@ def _exit_code(results: Iterable[FileResult], summary: report.Summary) -> int:
     return EXIT_OK
 
 
-def _run_stdin(name: str, diff: bool, check: bool, annotate: bool, fmt: str, quiet: bool) -> int:
+def _run_stdin(name: str, diff: bool, check: bool, options: Options, fmt: str, quiet: bool) -> int:
     source = sys.stdin.buffer.read()
-    result = migrate_source(source, name, Options(annotate=annotate))
+    result = migrate_source(source, name, options)
     summary = report.Summary()
     summary.add(result)
     err = Console(file=sys.stderr, soft_wrap=True, highlight=False)
@@ -127,7 +133,7 @@ def _run_stdin(name: str, diff: bool, check: bool, annotate: bool, fmt: str, qui
 
 
 def _run_paths(
-    paths: Sequence[str], diff: bool, check: bool, out_dir: Optional[Path], annotate: bool,
+    paths: Sequence[str], diff: bool, check: bool, out_dir: Optional[Path], options: Options,
     fmt: str, exclude: Sequence[str], jobs: int, quiet: bool,
 ) -> int:
     results: List[FileResult] = []
@@ -151,7 +157,7 @@ def _run_paths(
             return out_path(file, roots[file], out_dir)
         return file if write_in_place else None
 
-    results.extend(_migrate_all(files, target, annotate, jobs))
+    results.extend(_migrate_all(files, target, options, jobs))
     display = {r.path: relative_to_cwd(Path(r.path)).as_posix() for r in results}
     summary = report.Summary()
     for result in results:
@@ -179,9 +185,8 @@ def _run_paths(
 
 
 def _migrate_all(
-    files: List[Path], target: Callable[[Path], Optional[Path]], annotate: bool, jobs: int
+    files: List[Path], target: Callable[[Path], Optional[Path]], options: Options, jobs: int
 ) -> List[FileResult]:
-    options = Options(annotate=annotate)
     work = [(f, target(f), options) for f in files]
     workers = min(jobs or (os.cpu_count() or 1), len(work))
     progress = _progress(len(work))

@@ -11,6 +11,13 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Options:
     annotate: bool = False  # write `# ms-migrate: CODE message` above flagged statements
+    # which MindSpore optimizer API to write: "nn" (mindspore.nn and per-step lr lists),
+    # "experimental" (mindspore.experimental.optim, torch's structure kept), or "auto" (nn where
+    # it is exact, experimental where nn cannot be)
+    target: str = "auto"
+
+
+TARGETS = ("auto", "nn", "experimental")
 
 
 DEFAULT = Options()

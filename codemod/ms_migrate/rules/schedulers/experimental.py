@@ -1,0 +1,82 @@
+"""torch lr schedulers on an experimental optimizer keep torch's structure (part of MSM400).
+
+mindspore.experimental.optim.lr_scheduler has torch's scheduler classes with torch's signatures
+and stepping (ReduceLROnPlateau included; no OneCycleLR, no ChainedScheduler), and they drive
+only experimental optimizers. So when the optimizer went to mindspore.experimental.optim, its
+scheduler changes module and nothing else: `scheduler.step()`, `step(metric)` and
+`get_last_lr()` stay.
+
+Before::
+
+    optimizer = optim.AdamW(model.parameters(), lr=1e-3)
+    scheduler = optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5)
+    ...
+    scheduler.step(val_loss)
+
+After::
+
+    optimizer = ms_optim.AdamW(model.trainable_params(), lr=1e-3)
+    scheduler = ms_optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5)
+    ...
+    scheduler.step(val_loss)
+
+A class the experimental module lacks raises Unsupported: the optimizer then gives up the
+experimental API (or, with nothing left, the scheduler is flagged). CyclicLR loses its momentum
+arguments (the experimental class has none): flagged (MSM403) unless cycle_momentum=False.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List
+
+import libcst as cst
+
+from ms_migrate.core import syntax
+from ms_migrate.core import tables
+from ms_migrate.core.context import FileContext
+from ms_migrate.rules.optimizers.experimental import optim_module
+from ms_migrate.rules.schedulers.formulas import Unsupported
+
+
+def check(ctx: FileContext, calls: List[cst.Call], names: List[str]) -> None:
+    """Raise Unsupported when a scheduler (or a composite's child) has no experimental class."""
+    table = tables.load("schedulers")
+    for call, name in zip(calls, names):
+        if name not in table["experimental"]:
+            raise Unsupported(f"mindspore.experimental.optim.lr_scheduler has no {name}")
+        dropped = table["experimental_without"].get(name, ())
+        for arg in call.args:
+            if arg.star:
+                raise Unsupported(f"the arguments of {name} come through *args/**kwargs")
+        positional = table["schedulers"][name]["positional"]
+        for i, arg in enumerate(call.args):
+            if arg.keyword is None and i - 1 >= 0 and i - 1 < len(positional) and positional[i - 1] in dropped:
+                raise Unsupported(f"{name} gets {positional[i - 1]} positionally, which the experimental class lacks")
+
+
+def convert(ctx: FileContext, calls: List[cst.Call], names: List[str], momentum_check, site) -> None:
+    """Point every call at mindspore.experimental.optim.lr_scheduler (check() passed)."""
+    table = tables.load("schedulers")
+    for call, name in zip(calls, names):
+        dropped = set(table["experimental_without"].get(name, ()))
+        cycle = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "cycle_momentum"), None)
+        if dropped and (cycle is None or syntax.literal_value(cycle) is not False):
+            ctx.report(momentum_check, call, f"{name} with cycle_momentum=True (the default) also cycles the "
+                       "optimizer's momentum (SGD) or beta1 (Adam); mindspore.experimental.optim.lr_scheduler."
+                       f"{name} has no momentum arguments, so training differs: pass cycle_momentum=False in "
+                       "torch for an exact migration")
+
+        def render(updated: cst.Call, name=name, dropped=dropped) -> cst.Call:
+            module = optim_module(ctx)
+            func = cst.Attribute(value=cst.Attribute(value=module, attr=cst.Name("lr_scheduler")),
+                                 attr=cst.Name(name))
+            args = [a for a in updated.args if not (a.keyword is not None and a.keyword.value in dropped)]
+            if args and len(args) < len(updated.args):
+                args[-1] = args[-1].with_changes(comma=updated.args[-1].comma)
+            return updated.with_changes(func=func, args=args)
+
+        optim_module(ctx)  # plan the import now
+        ctx.edits.replace(call, render)
+        ctx.consume(call.func)
+        ctx.handled.add(call.func)
+        ctx.convert("MSM400")
