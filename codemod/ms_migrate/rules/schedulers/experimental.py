@@ -35,12 +35,17 @@ from ms_migrate.core import syntax
 from ms_migrate.core import tables
 from ms_migrate.core.context import FileContext
 from ms_migrate.rules.optimizers.experimental import optim_module
-from ms_migrate.rules.schedulers.formulas import Unsupported
+from ms_migrate.rules.schedulers.formulas import RELATIVE, Unsupported
 
 
 def check(ctx: FileContext, calls: List[cst.Call], names: List[str]) -> None:
     """Raise Unsupported when a scheduler (or a composite's child) has no experimental class."""
     table = tables.load("schedulers")
+    if names and names[0] == "SequentialLR" and any(n in RELATIVE for n in names[1:]):
+        # measured (tests/equivalence/test_schedulers.py): after the milestone the experimental
+        # SequentialLR keeps the lr where torch's MultiplicativeLR child goes on multiplying
+        raise Unsupported("mindspore.experimental.optim.lr_scheduler.SequentialLR does not continue a "
+                          "MultiplicativeLR child like torch (measured)")
     for call, name in zip(calls, names):
         if name not in table["experimental"]:
             raise Unsupported(f"mindspore.experimental.optim.lr_scheduler has no {name}")
