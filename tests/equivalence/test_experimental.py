@@ -240,3 +240,20 @@ def test_plateau_metric_sequence_reduces_the_lr():
     report.assert_ok()
     lrs = [next(iter(step.values())) for step in report.mindspore.lrs]
     assert lrs[0] == pytest.approx(0.05) and min(lrs) < 0.05
+
+
+# transformers factories on an AdamW (no exact nn form): an experimental LambdaLR with the
+# factory's formula, under auto; the torch side runs transformers (or the stand-in)
+from .test_schedulers import (  # noqa: E402
+    HF_BY_NAME, HF_BY_NAME_CONSTANT_WARMUP, HF_COSINE, HF_COSINE_CYCLES, HF_LINEAR, transformers_for_torch,  # noqa: F401
+)
+
+
+@pytest.mark.parametrize("src", (HF_LINEAR, HF_COSINE, HF_COSINE_CYCLES, HF_BY_NAME, HF_BY_NAME_CONSTANT_WARMUP),
+                         ids=("linear", "cosine", "cosine-cycles", "by-name-linear", "by-name-constant-warmup"))
+def test_tool_transformers_factory_on_experimental_adamw(src, transformers_for_torch):
+    src = src.replace("torch.optim.SGD(net.parameters(), lr=0.1)", "torch.optim.AdamW(net.parameters(), lr=0.1)")
+    report = tool(src, target="auto", epochs=3, steps_per_epoch=7, scheduler_step="iteration")
+    assert "lr_scheduler.LambdaLR(optimizer" in report.ms_source and "transformers" not in report.ms_source
+    report.assert_ok()
+    assert not any(f.code == "MSM101" for f in report.findings)

@@ -85,3 +85,47 @@ def convert(ctx: FileContext, calls: List[cst.Call], names: List[str], momentum_
         ctx.consume(call.func)
         ctx.handled.add(call.func)
         ctx.convert("MSM400")
+
+
+# transformers/diffusers factories are torch LambdaLRs: the same lambda (their formula, values
+# bound once as the factories bind them) on the experimental LambdaLR
+FACTORY_LAMBDAS = {
+    "linear": "lambda step, w=W, n=N: step / max(1, w) if step < w else max(0.0, (n - step) / max(1, n - w))",
+    "cosine": ("lambda step, w=W, n=N, c=C: step / max(1, w) if step < w else "
+               "max(0.0, 0.5 * (1.0 + MATH.cos(MATH.pi * c * 2.0 * ((step - w) / max(1, n - w)))))"),
+    "constant": "lambda step: 1.0",
+    "constant_with_warmup": "lambda step, w=W: step / max(1.0, w) if step < w else 1.0",
+}
+
+
+def convert_factory(ctx: FileContext, call: cst.Call, kind: str, args: Dict[str, cst.BaseExpression],
+                    optimizer: cst.BaseExpression) -> None:
+    """`get_linear_schedule_with_warmup(opt, W, N)` -> `lr_scheduler.LambdaLR(opt, lambda ...)`."""
+    template = FACTORY_LAMBDAS.get(kind)
+    if template is None:
+        raise Unsupported(f"the {kind!r} schedule has no experimental form here")
+    values = {}
+    for placeholder, name in (("W", "num_warmup_steps"), ("N", "num_training_steps")):
+        if placeholder in template.replace("MATH", ""):
+            if name not in args:
+                raise Unsupported(f"its {name} argument is missing")
+            values[placeholder] = args[name]
+    if "C" in template:
+        values["C"] = args.get("num_cycles", cst.Float("0.5"))
+    if "MATH" in template:
+        values["MATH"] = ctx.imports.module("math")
+    unknown = set(args) - {"num_warmup_steps", "num_training_steps", "num_cycles"}
+    if unknown:
+        raise Unsupported(f"its arguments {', '.join(sorted(unknown))} are not converted")
+    lam = syntax.fill(template, **values)
+    module = optim_module(ctx)
+
+    def render(updated: cst.Call) -> cst.Call:
+        func = cst.Attribute(value=cst.Attribute(value=module, attr=cst.Name("lr_scheduler")),
+                             attr=cst.Name("LambdaLR"))
+        return cst.Call(func=func, args=[cst.Arg(value=optimizer), cst.Arg(value=lam)])
+
+    ctx.edits.replace(call, render)
+    ctx.consume(call.func)
+    ctx.handled.add(call.func)
+    ctx.convert("MSM400")

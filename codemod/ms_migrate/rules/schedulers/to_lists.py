@@ -119,6 +119,11 @@ class Schedulers(Rule):
     def _convert_experimental(self, call: cst.Call, name: str) -> None:
         """The optimizer went to mindspore.experimental.optim: the scheduler (and a composite's
         children) go to its lr_scheduler module, stepping unchanged."""
+        entry = _scheduler_kind(self.ctx, call)[1]
+        if "kind" in entry:  # a transformers/diffusers factory: an experimental LambdaLR
+            args, optimizer, kind = _bind(call, entry)
+            experimental.convert_factory(self.ctx, call, kind, args, optimizer)
+            return
         calls = [call] + [c for c, parent in self.children.items() if parent is call]
         names = [_scheduler_kind(self.ctx, c)[0] for c in calls]
         if name in COMPOSITES and len(calls) == 1:
