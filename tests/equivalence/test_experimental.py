@@ -257,3 +257,39 @@ def test_tool_transformers_factory_on_experimental_adamw(src, transformers_for_t
     assert "lr_scheduler.LambdaLR(optimizer" in report.ms_source and "transformers" not in report.ms_source
     report.assert_ok()
     assert not any(f.code == "MSM101" for f in report.findings)
+
+
+PARAM_GROUPS_SRC = """
+import torch
+optimizer = torch.optim.RMSprop([w], lr=0.1)
+for step in range(4):
+    for g in optimizer.param_groups:
+        g['lr'] = g['lr'] * 0.5
+    seen.append(float(f"{optimizer.param_groups[0]['lr']:.6f}"))
+    STEP
+"""
+
+
+def test_tool_param_groups_lr_writes_on_experimental_optimizer():
+    """Reads become float(...), written values float(...): without them the experimental optimizer
+    ignores a Tensor written back (measured) and formatting the Parameter raises."""
+    import torch
+
+    ms = H.mindspore_module()
+    result = H.migrate(PARAM_GROUPS_SRC.replace("STEP", "optimizer.step()"), options=_options("auto"))
+    assert "float(" in result.code and "optim.RMSprop(" in result.code, result.code
+    w_t = torch.nn.Parameter(torch.ones(3))
+    seen_t: list = []
+
+    def torch_step(opt):
+        w_t.grad = torch.ones(3)
+        opt.step()
+
+    exec(PARAM_GROUPS_SRC.replace("STEP", "torch_step(optimizer)"),
+         {"w": w_t, "seen": seen_t, "torch_step": torch_step})
+    w_m = ms.Parameter(ms.Tensor(np.ones(3, np.float32)), name="w")
+    seen_m: list = []
+    code = result.code.replace("optimizer.step()", "optimizer((ms.Tensor(np.ones(3, np.float32)),))")
+    exec(code, {"w": w_m, "seen": seen_m, "ms": ms, "np": np})
+    assert seen_m == pytest.approx(seen_t, rel=1e-6)
+    assert np.allclose(w_m.asnumpy(), w_t.detach().numpy(), atol=1e-6)

@@ -39,6 +39,7 @@ from ms_migrate.core.context import FileContext
 from ms_migrate.core.findings import ERROR, WARNING, Check
 from ms_migrate.rules.base import Rule
 from ms_migrate.rules.optimizers.constructor import GROUP_KEYS, OptimizerSite
+from ms_migrate.rules.param_groups import experimental
 
 GROUPS_URL = "https://www.mindspore.cn/docs/en/r2.10.0/api_python/nn/mindspore.nn.Optimizer.html"
 
@@ -71,8 +72,10 @@ class ParamGroups(Rule):
 
     def run(self, ctx: FileContext) -> None:
         for site in ctx.optimizer_sites:
+            if site.api == "experimental":  # torch's groups are accepted; param_groups stays
+                experimental.convert(ctx, site, PARAM_GROUPS)
             if site.api != "nn":
-                continue  # experimental optimizers take torch's groups and keep param_groups
+                continue
             for group in site.groups:
                 self._check_keys(ctx, group, site)
             if site.target is not None:

@@ -104,6 +104,7 @@ class Schedulers(Rule):
             try:
                 if site is not None and site.api == "experimental":
                     self._convert_experimental(call, name)
+                    site.scheduled = True
                 else:
                     self._convert(call, name, entry, sites)
             except formulas.Unsupported as why:
