@@ -65,7 +65,7 @@ def convert(ctx: FileContext, call: cst.Call, cls: str, entry: Dict, choice, bou
             C.HIDDEN, call,
             f"arguments passed through {' and '.join(star.kind for _, star in hidden)} to torch.optim.{cls} "
             f"cannot be seen: mindspore.experimental.optim.{name} takes torch's names, but not "
-            "foreach, fused, capturable or differentiable", url=entry["url"], severity=INFO,
+            "foreach, fused, capturable or differentiable", url=entry["url"],
         )
     torch_positional = ["params", *entry["positional"]]
     ms_positional = ["params", *signature["positional"]]
