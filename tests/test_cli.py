@@ -15,7 +15,7 @@ from ms_migrate.core.options import Options
 
 TORCH = b"import torch.optim as optim\n\noptimizer = optim.SGD(model.parameters(), lr=0.1)\n"
 MIGRATED = b"from mindspore import nn\n\noptimizer = nn.SGD(model.trainable_params(), learning_rate=0.1)\n"
-FLAGGED = b"import torch.optim as optim\n\noptimizer = optim.NAdam(model.parameters())\n"
+FLAGGED = b"import torch.optim as optim\n\noptimizer = optim.LBFGS(model.parameters())\n"
 CLEAN = b"import os\n\nprint(os.getcwd())\n"
 BROKEN = b"import torch.optim as optim\n\ndef f(:\n    pass\n"
 
@@ -84,7 +84,7 @@ def test_diff_is_git_applyable(tree):
 def test_findings_are_reported_with_positions(tree):
     (tree / "pkg" / "nadam.py").write_bytes(FLAGGED)
     result = run(["--check", "pkg"])
-    assert "pkg/nadam.py:3:13: error: MSM102 torch.optim.NAdam was left as it is" in result.output
+    assert "pkg/nadam.py:3:13: error: MSM102 torch.optim.LBFGS was left as it is" in result.output
     assert result.exit_code == 1
 
 
@@ -193,7 +193,7 @@ def test_annotate_writes_comments_once(tree):
     (tree / "pkg" / "train.py").write_bytes(FLAGGED)
     run(["--annotate", "pkg"])
     once = (tree / "pkg" / "train.py").read_text()
-    assert "# ms-migrate: MSM102 torch.optim.NAdam was left as it is" in once
+    assert "# ms-migrate: MSM102 torch.optim.LBFGS was left as it is" in once
     run(["--annotate", "pkg"])
     assert (tree / "pkg" / "train.py").read_text() == once
 
@@ -357,3 +357,19 @@ def test_progress_bar_on_a_terminal_stderr(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "stderr", pipe)
     cli._migrate_all(files, lambda f: None, Options(), jobs=1)
     assert pipe.getvalue() == ""
+
+
+def test_target_option_chooses_the_api(tree):
+    """--target nn keeps mindspore.nn (and today's warnings); auto (the default) and experimental
+    write mindspore.experimental.optim where nn is not exact."""
+    source = b"import torch.optim as optim\n\noptimizer = optim.RMSprop(model.parameters(), lr=0.01)\n"
+    (tree / "pkg" / "train.py").write_bytes(source)
+    nn = run(["--diff", "--target", "nn", "pkg"])
+    assert "+optimizer = nn.RMSProp(" in nn.output and "MSM101" in nn.output
+    for target in ([], ["--target", "auto"], ["--target", "experimental"]):
+        result = run(["--diff", *target, "pkg"])
+        assert "optim.RMSprop(model.trainable_params(), lr=0.01)" in result.output, result.output
+        assert "+from mindspore.experimental import optim" in result.output
+        assert "MSM108" in result.output and "MSM101" not in result.output
+    bad = run(["--target", "mint", "pkg"])
+    assert bad.exit_code == 2

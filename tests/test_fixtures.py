@@ -3,8 +3,7 @@
 import pytest
 
 from ms_migrate.core.engine import migrate_source
-from ms_migrate.core.options import Options
-from tests.fixture_cases import case_id, cases, findings_path, findings_text, out_path
+from tests.fixture_cases import case_id, cases, findings_path, findings_text, options_for, out_path
 
 CASES = cases()
 
@@ -12,7 +11,7 @@ CASES = cases()
 @pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
 def test_fixture(case):
     source = case.read_bytes()
-    result = migrate_source(source, str(case))
+    result = migrate_source(source, str(case), options_for(case))
     assert result.error is None
     expected = out_path(case).read_bytes() if out_path(case).exists() else source
     assert result.output.decode() == expected.decode()
@@ -21,15 +20,15 @@ def test_fixture(case):
 
 @pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
 def test_fixture_is_idempotent(case):
-    once = migrate_source(case.read_bytes(), str(case))
-    twice = migrate_source(once.output, str(case))
+    once = migrate_source(case.read_bytes(), str(case), options_for(case))
+    twice = migrate_source(once.output, str(case), options_for(case))
     assert twice.output == once.output
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
 def test_fixture_annotated_is_idempotent(case):
-    once = migrate_source(case.read_bytes(), str(case), Options(annotate=True))
-    twice = migrate_source(once.output, str(case), Options(annotate=True))
+    once = migrate_source(case.read_bytes(), str(case), options_for(case, annotate=True))
+    twice = migrate_source(once.output, str(case), options_for(case, annotate=True))
     assert twice.output == once.output
     # every warning and error got its marker, info findings none
     for finding in once.findings:

@@ -124,3 +124,69 @@ def test_no_counterpart_is_true(name):
 def test_docs_urls_are_mindspore_pages():
     for entry in OPTIMIZERS.values():
         assert entry["url"].startswith("https://www.mindspore.cn/docs/")
+
+
+# ---- mindspore.experimental.optim forms (issue 12) -------------------------------------------
+
+EXPERIMENTAL = tables.experimental_classes()
+WITH_FORMS = {name: e for name, e in OPTIMIZERS.items() if e.get("experimental")}
+
+
+@pytest.mark.parametrize("name", sorted(EXPERIMENTAL))
+def test_experimental_class_signature(name):
+    """positional order and defaults (None: required) are the real ones."""
+    import mindspore.experimental.optim as eoptim
+
+    recorded = EXPERIMENTAL[name]
+    real = params_of(inspect.signature(getattr(eoptim, name).__init__))
+    real.pop("params")
+    assert recorded["positional"] == [n for n, p in real.items() if p.kind is p.POSITIONAL_OR_KEYWORD]
+    assert set(recorded["defaults"]) == set(real)
+    for arg, default in recorded["defaults"].items():
+        if default is None:
+            assert real[arg].default is inspect.Parameter.empty, arg
+        else:
+            assert same(default, real[arg].default), (arg, default, real[arg].default)
+    assert set(recorded.get("floats", ())) <= set(real)
+
+
+@pytest.mark.parametrize("name", sorted(EXPERIMENTAL))
+def test_experimental_floats_are_really_required(name):
+    import numpy as np
+    import mindspore
+    import mindspore.experimental.optim as eoptim
+
+    params = [mindspore.Parameter(mindspore.Tensor(np.ones(2, np.float32)), name="w")]
+    for arg in EXPERIMENTAL[name].get("floats", ()):
+        bad = {"betas": (0, 0), "etas": (0, 2)}.get(arg, 0 if arg in ("lambd", "rho") else 1)
+        with pytest.raises(TypeError):
+            getattr(eoptim, name)(params, lr=0.5, **{arg: bad})
+
+
+@pytest.mark.parametrize("name", sorted(WITH_FORMS))
+def test_experimental_forms_name_real_arguments(name):
+    """Every form names an experimental class; its `when`, `consumes` are torch arguments and its
+    `set` arguments exist on the class; the torch side is recorded for the rule to bind calls."""
+    entry = WITH_FORMS[name]
+    real = params_of(torch_signature(name))
+    assert entry["positional"] == [n for n, p in real.items() if p.kind is p.POSITIONAL_OR_KEYWORD][1:]
+    assert set(entry["torch_defaults"]) == set(real) - {"params"}
+    for form in entry["experimental"]:
+        assert form["target"] in EXPERIMENTAL
+        assert set(form.get("when", {})) <= set(real)
+        assert set(form.get("consumes", ())) <= set(real)
+        assert set(form.get("set", {})) <= set(EXPERIMENTAL[form["target"]]["defaults"])
+        assert isinstance(form["exact"], bool) and (form["exact"] or form.get("inexact"))
+
+
+def test_experimental_schedulers_exist():
+    from mindspore.experimental.optim import lr_scheduler
+
+    table = tables.load("schedulers")
+    for name in table["experimental"]:
+        real = inspect.signature(getattr(lr_scheduler, name).__init__).parameters
+        torch_real = inspect.signature(getattr(torch_optim.lr_scheduler, name).__init__).parameters
+        missing = set(torch_real) - set(real)
+        assert missing == set(table["experimental_without"].get(name, ())), (name, missing)
+    absent = set(table["schedulers"]) - set(table["experimental"])
+    assert not any(hasattr(lr_scheduler, name) for name in absent)

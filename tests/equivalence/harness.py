@@ -39,7 +39,7 @@ Snippet conventions
   (i.e. trained), the comparison fails rather than comparing trained weights.
 * An exception in or before the statement that builds the optimizer is a construction error
   (reported with its line, e.g. MindSpore's KeyError for a torch-only group key).
-* Not supported: ReduceLROnPlateau (needs a metric: reported as a simulation error), code under
+* ReduceLROnPlateau is stepped with the metric sequence PLATEAU_METRICS on both sides. Not supported: code under
   ``if __name__ == "__main__"``, optimizers built only inside the training loop.
 
 What is compared (aspects)
@@ -361,14 +361,16 @@ def _capturing(framework: str, rec: _Recorder):
             torch = torch_module()
             lrs = torch.optim.lr_scheduler
             stack.enter_context(_wrapped_init(torch.optim.Optimizer, after=rec.optimizer))
-            for cls in (lrs.LRScheduler, lrs.ReduceLROnPlateau):
+            # SequentialLR/ChainedScheduler do not all pass through LRScheduler.__init__
+            for cls in (lrs.LRScheduler, lrs.ReduceLROnPlateau, lrs.SequentialLR, lrs.ChainedScheduler):
                 stack.enter_context(_wrapped_init(cls, after=rec.scheduler))
         else:
             ms = mindspore_module()
             import mindspore.experimental.optim as eoptim
             stack.enter_context(_wrapped_init(ms.nn.Optimizer, before=rec.ms_groups, after=rec.optimizer))
             stack.enter_context(_wrapped_init(eoptim.Optimizer, after=rec.optimizer))
-            for cls in (eoptim.lr_scheduler.LRScheduler, eoptim.lr_scheduler.ReduceLROnPlateau):
+            for cls in (eoptim.lr_scheduler.LRScheduler, eoptim.lr_scheduler.ReduceLROnPlateau,
+                        eoptim.lr_scheduler.SequentialLR):
                 if "__init__" in cls.__dict__:
                     stack.enter_context(_wrapped_init(cls, after=rec.scheduler))
         yield
@@ -657,9 +659,17 @@ class Trace:
         return [n for g in self.groups for n in g]
 
 
-def _step_schedulers(schedulers: List[Any]) -> None:
+# The metric a ReduceLROnPlateau sees at its k-th step (both frameworks get the same): it
+# improves, stalls, then worsens, so that patience, cooldown and min_lr all come into play.
+PLATEAU_METRICS = (1.0, 0.9, 0.9, 0.9, 0.95, 0.8, 0.8, 0.85, 0.85, 0.85, 0.85, 0.7, 0.7, 0.7, 0.7)
+
+
+def _step_schedulers(schedulers: List[Any], count: int = 0) -> None:
     for sched in schedulers:
-        sched.step()
+        if type(sched).__name__ == "ReduceLROnPlateau":
+            sched.step(PLATEAU_METRICS[count % len(PLATEAU_METRICS)])
+        else:
+            sched.step()
 
 
 def simulate(captured: Captured, twin: Twin, plan: StepPlan, grads: List[Dict[str, np.ndarray]],
@@ -677,9 +687,9 @@ def simulate(captured: Captured, twin: Twin, plan: StepPlan, grads: List[Dict[st
                 trace.states.append(view.snapshot())
                 step += 1
                 if scheduler_step == "iteration":
-                    _step_schedulers(captured.schedulers)
+                    _step_schedulers(captured.schedulers, step - 1)
             if scheduler_step == "epoch":
-                _step_schedulers(captured.schedulers)
+                _step_schedulers(captured.schedulers, step // plan.steps_per_epoch - 1)
     except Exception as exc:
         trace.error = f"optimizer step {step + 1}: {type(exc).__name__}: {exc}"
     return trace
@@ -847,13 +857,15 @@ class EquivalenceReport:
 # Entry points
 # --------------------------------------------------------------------------------------------
 
-def migrate(torch_src: str, path: str = "snippet.py"):
-    """Run the tool on a torch source; returns its FileResult (.code, .findings, .error)."""
+def migrate(torch_src: str, path: str = "snippet.py", options=None):
+    """Run the tool on a torch source; returns its FileResult (.code, .findings, .error).
+    `options`: an ms_migrate Options (None: the defaults, --target auto)."""
     try:
         from ms_migrate.core.engine import migrate_source
+        from ms_migrate.core.options import DEFAULT
     except Exception as exc:
         raise ToolUnavailable(f"ms_migrate.core.engine cannot be imported: {type(exc).__name__}: {exc}") from exc
-    return migrate_source(torch_src, path=path)
+    return migrate_source(torch_src, path=path, options=options or DEFAULT)
 
 
 def _resolve_scheduler_step(plan: StepPlan, captured: Captured, source: str) -> str:
@@ -880,11 +892,11 @@ def _run_side(source: str, framework: str, twin: Twin, plan: StepPlan, grads, re
     return trace
 
 
-def _mindspore_source(torch_src: str, ms_src: Optional[str]):
+def _mindspore_source(torch_src: str, ms_src: Optional[str], options=None):
     """(MindSpore source, the tool's result or None)."""
     if ms_src is not None:
         return expand_snippet(ms_src, MINDSPORE), None
-    migration = migrate(torch_src)
+    migration = migrate(torch_src, options=options)
     return migration.code, migration
 
 
@@ -892,13 +904,14 @@ def check_equivalence(torch_src: str, ms_src: Optional[str] = None, *, epochs: i
                       steps_per_epoch: int = 5, scheduler_step: str = "auto",
                       atol: float = DEFAULT_ATOL, aspects: Sequence[str] = ASPECTS, seed: int = 0,
                       grad_scale: float = 1.0,
-                      twin_factory: Callable[[int], Twin] = make_default_twin) -> EquivalenceReport:
+                      twin_factory: Callable[[int], Twin] = make_default_twin,
+                      options=None) -> EquivalenceReport:
     """Compare a torch snippet with its MindSpore migration (the tool's output if ms_src is None)."""
     unknown = set(aspects) - set(ASPECTS)
     if unknown:
         raise ValueError(f"unknown aspects {sorted(unknown)}; choose from {ASPECTS}")
     torch_src = expand_snippet(torch_src, TORCH)
-    ms_src, migration = _mindspore_source(torch_src, ms_src)
+    ms_src, migration = _mindspore_source(torch_src, ms_src, options)
     plan = StepPlan(epochs, steps_per_epoch, scheduler_step)
     report = EquivalenceReport(torch_src, ms_src, plan, tuple(aspects), migration=migration)
     if migration is not None and migration.error:

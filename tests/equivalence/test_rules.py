@@ -23,6 +23,10 @@ pytest.importorskip("numpy", reason="the equivalence tier needs the 'equivalence
 import numpy as np  # noqa: E402
 
 from . import harness as H
+
+from ms_migrate.core.options import Options
+
+NN = Options(target="nn")
 from .seeds import seed
 
 pytestmark = pytest.mark.equivalence
@@ -41,6 +45,7 @@ SELECTION = ("params", "weight_decay", "lr")
 def tool_report(torch_src: str, **kwargs) -> H.EquivalenceReport:
     """check_equivalence against the tool's migration; xfail only if the tool cannot be imported."""
     try:
+        kwargs.setdefault("options", NN)  # the nn table and rules (--target nn)
         return H.check_equivalence(torch_src, None, **kwargs)
     except H.ToolUnavailable as exc:
         pytest.xfail(str(exc))

@@ -26,7 +26,7 @@ from ms_migrate.core.discovery import Selection, out_path, relative_to_cwd, sele
 from ms_migrate.core.engine import FileResult, migrate_file, migrate_source
 from ms_migrate.core.findings import make_finding
 from ms_migrate.core import writing
-from ms_migrate.core.options import DEFAULT_MAX_FILE_SIZE, Options
+from ms_migrate.core.options import DEFAULT_MAX_FILE_SIZE, TARGETS, Options
 from ms_migrate.core.engine_checks import LINK_OUTSIDE, READ_ERROR
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -99,17 +99,21 @@ def main() -> None:
 @click.option("--max-file-size", type=click.IntRange(min=0), default=None, metavar="BYTES",
               help=f"Skip (with finding MSM010) files larger than this that may need migration; "
                    f"0: no limit (default: the config's max-file-size, else {DEFAULT_MAX_FILE_SIZE}).")
+@click.option("--target", type=click.Choice(TARGETS), default=None,
+              help="MindSpore optimizer API: nn (mindspore.nn, per-step lr lists), experimental "
+                   "(mindspore.experimental.optim, torch's structure kept), auto (nn where exact, "
+                   "experimental where nn cannot be). Default: the config's target, else auto.")
 def migrate(
     paths: Tuple[str, ...], diff: bool, check: bool, out_dir: Optional[Path], annotate: Optional[bool],
     fmt: str, config_path: Optional[Path], select: Tuple[str, ...], ignore: Tuple[str, ...],
     report_unused: bool, exit_zero: bool, exclude: Tuple[str, ...], stdin_filename: str, jobs: int,
-    quiet: bool, max_file_size: Optional[int] = None,
+    quiet: bool, max_file_size: Optional[int] = None, target: Optional[str] = None,
 ) -> None:
     """Migrate PATH... (files, or folders walked for *.py; `-` reads stdin and writes stdout)."""
     previous = writing.install()  # SIGINT/SIGTERM: exit 130/143, never a half-written file
     try:
         _migrate(paths, diff, check, out_dir, annotate, fmt, config_path, select, ignore,
-                 report_unused, exit_zero, exclude, stdin_filename, jobs, quiet, max_file_size)
+                 report_unused, exit_zero, exclude, stdin_filename, jobs, quiet, max_file_size, target)
     finally:
         writing.restore(previous)
 
@@ -118,7 +122,7 @@ def _migrate(
     paths: Tuple[str, ...], diff: bool, check: bool, out_dir: Optional[Path], annotate: Optional[bool],
     fmt: str, config_path: Optional[Path], select: Tuple[str, ...], ignore: Tuple[str, ...],
     report_unused: bool, exit_zero: bool, exclude: Tuple[str, ...], stdin_filename: str, jobs: int,
-    quiet: bool, max_file_size: Optional[int],
+    quiet: bool, max_file_size: Optional[int], target: Optional[str],
 ) -> None:
     if not paths:
         raise click.UsageError("give at least one PATH (a file, a folder, or - for stdin)")
@@ -133,7 +137,7 @@ def _migrate(
         annotate = not (diff or check)
     try:
         settings = _Settings(config_path, _codes(select, "--select"), _codes(ignore, "--ignore"),
-                             annotate, report_unused, max_file_size)
+                             annotate, report_unused, max_file_size, target)
         if paths == ("-",):
             code = _run_stdin(stdin_filename, diff, check, settings, fmt, quiet)
         else:
@@ -184,8 +188,10 @@ class _Settings:
     """The command line's settings, combined with each file's configuration into Options."""
 
     def __init__(self, path: Optional[Path], select: Tuple[str, ...], ignore: Tuple[str, ...],
-                 annotate: bool, report_unused: bool, max_file_size: Optional[int] = None) -> None:
+                 annotate: bool, report_unused: bool, max_file_size: Optional[int] = None,
+                 target: Optional[str] = None) -> None:
         self.explicit = config.load(path, explicit=True) if path is not None else None
+        self.target = target  # --target, over the configuration's
         self.max_file_size = max_file_size  # --max-file-size, over the configuration's
         self.select, self.ignore = select, ignore
         self.annotate, self.report_unused = annotate, report_unused
@@ -212,7 +218,9 @@ class _Settings:
             ignore=conf.ignore + self.ignore + (conf.ignores_for(file) if file is not None else ()),
             report_unused=self.report_unused,
         )
-        if conf.target is not None:
+        if self.target is not None:
+            fields["target"] = self.target
+        elif conf.target is not None:
             fields["target"] = conf.target
         if self.max_file_size is not None:
             fields["max_file_size"] = self.max_file_size

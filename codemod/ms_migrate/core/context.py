@@ -85,8 +85,17 @@ class _Index(cst.CSTVisitor):
 
 
 class FileContext:
-    def __init__(self, path: str, module: cst.Module, options: Options = DEFAULT) -> None:
+    def __init__(
+        self, path: str, module: cst.Module, options: Options = DEFAULT,
+        demoted: Optional[Dict[Tuple[int, int], Dict[str, str]]] = None,
+    ) -> None:
         self.options = options
+        # One optimizer is migrated whole: when a later rule finds that the API chosen for an
+        # optimizer cannot carry one of its uses (a scheduler, a param_groups write), it demotes
+        # that API (`demote`) and the engine migrates the file again without it. Keyed by the
+        # optimizer call's position: api -> why it was given up.
+        self.demoted: Dict[Tuple[int, int], Dict[str, str]] = demoted or {}
+        self.demotions: Dict[Tuple[int, int], Dict[str, str]] = {}
         self.path = path
         self.wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
         self.module = self.wrapper.module
@@ -238,6 +247,18 @@ class FileContext:
         self.consumed.add(reference)
         for child in _names_within(reference):
             self.consumed.add(child)
+
+    def site_key(self, call: cst.CSTNode) -> Tuple[int, int]:
+        start = self.start(call)
+        return (start.line, start.column)
+
+    def given_up(self, call: cst.CSTNode) -> Dict[str, str]:
+        """The APIs given up for the optimizer built by `call` in earlier passes, with why."""
+        return self.demoted.get(self.site_key(call), {})
+
+    def demote(self, call: cst.CSTNode, api: str, reason: str) -> None:
+        """Give up `api` for the optimizer built by `call`: the file is migrated again."""
+        self.demotions.setdefault(self.site_key(call), {}).setdefault(api, reason)
 
     def convert(self, rule_code: str) -> None:
         self.conversions[rule_code] += 1

@@ -97,9 +97,7 @@ def migrate_source(
         return result
     result.parsed = True
     try:
-        ctx = FileContext(path, module, options)
-        for rule in RULES:
-            rule().run(ctx)
+        ctx = _run_rules(path, module, options)
         ctx.imports.finalize()
         findings = review.settle(ctx, source, decode, options)  # may add marker edits
         if ctx.edits:
@@ -127,6 +125,27 @@ def migrate_source(
     result.findings = findings
     result.conversions = ctx.conversions
     return result
+
+
+MAX_PASSES = 8  # each pass gives up at least one API of one optimizer (nn, experimental, torch)
+
+
+def _run_rules(path: str, module: cst.Module, options: Options) -> FileContext:
+    """Run every rule; again while a rule gave up an optimizer's API (ctx.demote), so that the
+    optimizer, its schedulers and its param_groups uses end on one API (fresh rules each pass)."""
+    demoted: dict = {}
+    for _ in range(MAX_PASSES):
+        ctx = FileContext(path, module, options, demoted)
+        for rule in RULES:
+            rule().run(ctx)
+        if not ctx.demotions:
+            break
+        for key, apis in ctx.demotions.items():
+            merged = dict(demoted.get(key, {}))
+            for api, reason in apis.items():
+                merged.setdefault(api, reason)
+            demoted[key] = merged
+    return ctx
 
 
 def _syntax_error(source: bytes, path: str, exc: cst.ParserSyntaxError):

@@ -27,4 +27,7 @@ class Options:
     report_unused: bool = False  # report `# ms-migrate: ignore` comments that silence nothing
 
 
+TARGETS = ("auto", "nn", "experimental")  # see the --target option
+
+
 DEFAULT = Options()

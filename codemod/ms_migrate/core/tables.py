@@ -26,3 +26,8 @@ def load(name: str) -> Dict[str, Any]:
 
 def optimizers() -> Dict[str, Dict[str, Any]]:
     return load("optimizers")["optimizers"]
+
+
+def experimental_classes() -> Dict[str, Dict[str, Any]]:
+    """mindspore.experimental.optim class -> its signature (positional order, defaults)."""
+    return load("optimizers")["experimental_classes"]

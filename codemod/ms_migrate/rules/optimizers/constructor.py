@@ -35,6 +35,7 @@ from ms_migrate.core import tables
 from ms_migrate.core.context import FileContext
 from ms_migrate.core.findings import ERROR, INFO, MIGRATION_GUIDE, WARNING, Check
 from ms_migrate.rules.base import Rule
+from ms_migrate.rules.optimizers import experimental, target
 
 INEXACT = Check("MSM101", "optimizer-inexact", "The MindSpore optimizer does not update parameters exactly like torch's.", WARNING, MIGRATION_GUIDE)
 NO_COUNTERPART = Check("MSM102", "optimizer-no-counterpart", "The torch optimizer has no mindspore.nn counterpart; the call is left as it is.", ERROR, MIGRATION_GUIDE)
@@ -43,6 +44,8 @@ HIDDEN = Check("MSM104", "optimizer-arguments-hidden", "Arguments passed through
 GROUPS_UNKNOWN = Check("MSM105", "weight-decay-filter", "Weight decay may be skipped for 'beta'/'gamma' parameters: cannot tell whether params are groups.", WARNING, MIGRATION_GUIDE)
 TORCH_API = Check("MSM106", "optimizer-torch-api", "A torch optimizer method MindSpore optimizers do not have.", INFO, MIGRATION_GUIDE)
 UNKNOWN_ARG = Check("MSM107", "optimizer-unknown-argument", "An argument the torch optimizer does not accept.", ERROR, MIGRATION_GUIDE)
+EXPERIMENTAL = experimental.CHOSEN
+KEPT = Check("MSM109", "optimizer-kept-whole", "The optimizer was left in torch because one of its uses (a scheduler, param_groups) has no exact MindSpore form on any API.", ERROR, MIGRATION_GUIDE)
 
 # Arguments that only change speed, never the numbers: dropping them is harmless.
 PERFORMANCE_ONLY = {"foreach", "fused", "capturable"}
@@ -97,6 +100,14 @@ class OptimizerSite:
     extra_groups: List[cst.BaseExpression] = field(default_factory=list)  # folded add_param_group
     folded: Set[cst.CSTNode] = field(default_factory=set)  # their `opt.add_param_group` attributes
     hoisted_keys: Set[cst.CSTNode] = field(default_factory=set)  # group keys moved to the constructor
+    # The MindSpore API the optimizer was migrated to: "nn" (mindspore.nn, lr lists),
+    # "experimental" (mindspore.experimental.optim: torch's step(), param_groups and
+    # lr_scheduler classes stay), or "torch" (left as it is, with a finding). Rules that rewrite
+    # uses of the optimizer (schedulers, param_groups, the training step) follow it.
+    api: str = "nn"
+    # APIs still open for it in this run, best first (a rule that cannot carry a use on `api`
+    # gives it up with ctx.demote when another one remains)
+    alternatives: List[str] = field(default_factory=list)
 
     def every_group(self) -> Optional[List[cst.BaseExpression]]:
         """Every group the MindSpore optimizer gets, or None when some cannot be seen."""
@@ -131,7 +142,7 @@ class OptimizerConstructor(Rule):
     name = "optimizer-constructor"
     summary = "torch.optim optimizers become mindspore.nn optimizers with the same hyper-parameters."
     url = MIGRATION_GUIDE
-    checks = (INEXACT, NO_COUNTERPART, DROPPED, HIDDEN, GROUPS_UNKNOWN, TORCH_API, UNKNOWN_ARG)
+    checks = (INEXACT, NO_COUNTERPART, DROPPED, HIDDEN, GROUPS_UNKNOWN, TORCH_API, UNKNOWN_ARG, EXPERIMENTAL, KEPT)
 
     def run(self, ctx: FileContext) -> None:
         sites = []
@@ -140,13 +151,11 @@ class OptimizerConstructor(Rule):
             if cls is None:
                 continue
             entry = tables.optimizers()[cls]
-            if entry["target"] is None:
-                self._no_counterpart(ctx, call, cls, entry)
-                continue
             sites.append(self._convert(ctx, call, cls, entry))
         ctx.optimizer_sites = sites
-        if sites:
-            self._torch_api_uses(ctx, sites)
+        migrated = [site for site in sites if site.api != target.TORCH]
+        if migrated:
+            self._torch_api_uses(ctx, migrated)
 
     # ---- no counterpart -------------------------------------------------------------------
     def _no_counterpart(self, ctx: FileContext, call: cst.Call, cls: str, entry: Dict) -> None:
@@ -160,13 +169,45 @@ class OptimizerConstructor(Rule):
 
     # ---- conversion -----------------------------------------------------------------------
     def _convert(self, ctx: FileContext, call: cst.Call, cls: str, entry: Dict) -> OptimizerSite:
+        """Choose the API (rules/optimizers/target.py), then convert to it."""
+        if "positional" not in entry:  # no MindSpore form at all (LBFGS, Adafactor, Muon)
+            self._no_counterpart(ctx, call, cls, entry)
+            return OptimizerSite(call, cls, entry, None, api=target.TORCH)
         bound, hidden, problems = _bind(call, entry)
+        site = self._site(ctx, call, cls, entry, bound, hidden)
+        added = self._added_groups(ctx, site)
+        hoistable = self._hoistable(ctx, site, [g for _, c in added for g in [c.args[0].value]])
+        choice = target.choose(ctx, call, cls, entry, bound, site, added, hoistable)
+        site.api, site.alternatives = choice.api, choice.alternatives
+        if choice.api == target.TORCH:
+            self._kept(ctx, call, cls, entry, choice)
+        elif choice.api == target.EXPERIMENTAL:
+            experimental.convert(ctx, call, cls, entry, choice, bound, hidden, problems, site)
+        else:
+            self._convert_nn(ctx, call, cls, entry, bound, hidden, problems, site, added, hoistable)
+        return site
+
+    def _kept(self, ctx: FileContext, call: cst.Call, cls: str, entry: Dict, choice) -> None:
+        ctx.handled.add(call.func)
+        if entry["target"] is None and not choice.given_up:
+            self._no_counterpart(ctx, call, cls, entry)
+            return
+        why = "; ".join(f"{api}: {reason}" for api, reason in choice.given_up.items())
+        ctx.report(KEPT, call, f"torch.optim.{cls} was left as it is, with its schedulers and "
+                   f"param_groups uses, so that they keep working together ({why})", url=entry["url"])
+
+    def _convert_nn(self, ctx: FileContext, call: cst.Call, cls: str, entry: Dict, bound, hidden, problems,
+                    site: OptimizerSite, added, hoistable) -> None:
         self._report_binding(ctx, call, cls, entry, hidden, problems)
         plan = _Plan(
             params_index=bound["params"].index if "params" in bound else None,
             keep=sorted([i for i, _ in hidden] + [i for i, _, _ in problems]),
         )
-        site = self._site(ctx, call, cls, entry, bound, hidden, plan)
+        plan.params_iterator = site.params is not None and P.is_iterator(ctx, site.params)
+        self._fold_added_groups(ctx, site, added)
+        if site.kind == P.GROUPS and site.groups_complete:
+            # after folding: folded groups share the defaults
+            self._hoist(ctx, site, bound, self._hoistable(ctx, site, []))
         self._plan_arguments(ctx, call, cls, entry, bound, bool(hidden), plan)
         self._exactness(ctx, call, cls, entry, bound)
         self._weight_decay(ctx, call, entry, bound, plan, site)
@@ -176,7 +217,6 @@ class OptimizerConstructor(Rule):
         ctx.consume(call.func)
         ctx.handled.add(call.func)
         ctx.convert(self.code)
-        return site
 
     def _report_binding(self, ctx: FileContext, call: cst.Call, cls: str, entry: Dict, hidden, problems) -> None:
         for _, node, message in problems:
@@ -190,8 +230,8 @@ class OptimizerConstructor(Rule):
                 url=entry["url"],
             )
 
-    def _site(self, ctx: FileContext, call: cst.Call, cls: str, entry: Dict, bound, hidden, plan: _Plan) -> OptimizerSite:
-        """What later rules need to know; also hoists shared group keys and folds add_param_group."""
+    def _site(self, ctx: FileContext, call: cst.Call, cls: str, entry: Dict, bound, hidden) -> OptimizerSite:
+        """What later rules need to know (read only: no edits)."""
         site = OptimizerSite(call, cls, entry, bound["params"].value if "params" in bound else None)
         site.lr = bound["lr"].value if "lr" in bound else None
         site.hidden = bool(hidden)
@@ -201,14 +241,10 @@ class OptimizerConstructor(Rule):
         if site.params is None:
             return site
         site.kind = P.classify(ctx, site.params)
-        plan.params_iterator = P.is_iterator(ctx, site.params)
         if site.kind == P.GROUPS:
             site.groups, site.groups_complete = P.group_dicts(ctx, site.params)
         elif site.kind == P.TENSORS:
             site.groups, site.groups_complete = [_implicit_group(site.params)], True
-        self._fold_added_groups(ctx, site)
-        if site.kind == P.GROUPS and site.groups_complete:
-            self._hoist(ctx, site, bound)  # after folding: folded groups share the defaults
         return site
 
     def _plan_arguments(self, ctx: FileContext, call: cst.Call, cls: str, entry: Dict, bound, hidden: bool, plan: _Plan) -> None:
@@ -241,32 +277,43 @@ class OptimizerConstructor(Rule):
             plan.args.append((ms_name, ("value", value)))
 
     # ---- parameter groups -------------------------------------------------------------------
-    def _hoist(self, ctx: FileContext, site: OptimizerSite, bound: Dict[str, "_Arg"]) -> None:
-        """A key MindSpore groups reject, set to the same value in every group, becomes a
-        constructor argument (groups override the constructor in torch, so it wins there too)."""
-        per_group = [{key: (node, value) for node, key, value in P.group_keys(g)} for g in site.groups]
+    def _hoistable(self, ctx: FileContext, site: OptimizerSite, extra: List[cst.BaseExpression]):
+        """The keys nn groups reject that every group (with `extra`, groups still to be folded)
+        sets to the same value: (key, value, key nodes). Read only."""
+        groups = [*site.groups, *extra]
+        if not (site.kind == P.GROUPS and site.groups_complete) or not groups:
+            return []
+        per_group = [{key: (node, value) for node, key, value in P.group_keys(g)} for g in groups]
         if any(None in keys or "" in keys for keys in per_group):
-            return
-        known = set(site.entry["arguments"]) | set(site.entry["unsupported"])
+            return []
+        known = set(site.entry.get("arguments", ())) | set(site.entry.get("unsupported", ()))
+        out = []
         for key in sorted(set(per_group[0]) - set(GROUP_KEYS)):
             if key not in known or not all(key in keys for keys in per_group):
                 continue
             values = [keys[key][1] for keys in per_group]
             if not all(_same_expression(ctx, values[0], v) for v in values[1:]):
                 continue
-            bound[key] = _Arg(key, None, values[0])
+            out.append((key, values[0], [keys[key][0] for keys in per_group]))
+        return out
+
+    def _hoist(self, ctx: FileContext, site: OptimizerSite, bound: Dict[str, "_Arg"], hoistable) -> None:
+        """A key MindSpore groups reject, set to the same value in every group, becomes a
+        constructor argument (groups override the constructor in torch, so it wins there too)."""
+        for key, value, key_nodes in hoistable:
+            bound[key] = _Arg(key, None, value)
             for group in site.groups:
                 ctx.edits.replace(group, lambda g, k=key: P.without_key(g, k))
-            site.hoisted_keys.update(keys[key][0] for keys in per_group)
+            site.hoisted_keys.update(key_nodes)
 
-    def _fold_added_groups(self, ctx: FileContext, site: OptimizerSite) -> None:
-        """`opt.add_param_group(g)` right after the construction (same block, no other use of
-        `opt` in between) joins the constructor's group list."""
+    def _added_groups(self, ctx: FileContext, site: OptimizerSite) -> list:
+        """`opt.add_param_group(g)` statements right after the construction (same block, no
+        other use of `opt` in between): (statement, call) pairs. Read only."""
         target = site.target
         statement = ctx.statement_of(site.call)
         block = ctx.parent(statement)
         if not isinstance(target, cst.Name) or not isinstance(block, (cst.Module, cst.IndentedBlock)):
-            return
+            return []
         body = list(block.body)
         uses = sorted(ctx.uses_of(target), key=lambda n: (ctx.start(n).line, ctx.start(n).column))
         position = body.index(statement)
@@ -278,6 +325,10 @@ class OptimizerConstructor(Rule):
                 break
             folded.append((following, call))
             position += 1
+        return folded
+
+    def _fold_added_groups(self, ctx: FileContext, site: OptimizerSite, folded: list) -> None:
+        """The add_param_group groups join the constructor's group list."""
         if not folded:
             return
         if site.kind == P.UNKNOWN:
@@ -317,8 +368,13 @@ class OptimizerConstructor(Rule):
         )
 
     def _exactness(self, ctx: FileContext, call: cst.Call, cls: str, entry: Dict, bound: Dict[str, _Arg]) -> None:
-        alternative = entry.get("alternative")
-        hint = f"; for exact updates use {alternative}" if alternative else ""
+        variant = target.variant_for(entry, bound)
+        if variant is not None and variant.get("exact"):
+            preset = ", ".join(f"{k}={v!r}" for k, v in variant.get("set", {}).items())
+            hint = (f"; for exact updates use mindspore.experimental.optim.{variant['target']}"
+                    f"{f'({preset})' if preset else ''} (--target auto or experimental)")
+        else:
+            hint = ""
         if not entry["exact"]:
             ctx.report(INEXACT, call, f"torch.optim.{cls} -> nn.{entry['target']}: {entry['inexact']}{hint}", url=entry["url"])
             return

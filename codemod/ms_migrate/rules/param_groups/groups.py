@@ -39,6 +39,7 @@ from ms_migrate.core.context import FileContext
 from ms_migrate.core.findings import ERROR, WARNING, Check
 from ms_migrate.rules.base import Rule
 from ms_migrate.rules.optimizers.constructor import GROUP_KEYS, OptimizerSite
+from ms_migrate.rules.param_groups import experimental
 
 GROUPS_URL = "https://www.mindspore.cn/docs/en/r2.10.0/api_python/nn/mindspore.nn.Optimizer.html"
 
@@ -71,6 +72,10 @@ class ParamGroups(Rule):
 
     def run(self, ctx: FileContext) -> None:
         for site in ctx.optimizer_sites:
+            if site.api == "experimental":  # torch's groups are accepted; param_groups stays
+                experimental.convert(ctx, site, PARAM_GROUPS)
+            if site.api != "nn":
+                continue
             for group in site.groups:
                 self._check_keys(ctx, group, site)
             if site.target is not None:
@@ -103,8 +108,8 @@ class ParamGroups(Rule):
                 continue
             name = attribute.attr.value
             if name == "add_param_group" and attribute not in site.folded:
-                ctx.report(
-                    ADD_GROUP, attribute,
+                self._refuse(
+                    ctx, site, ADD_GROUP, attribute,
                     "MindSpore optimizers take every parameter group at construction: add this group "
                     "to the constructor's list (it could not be folded automatically: the call is not "
                     "right after the construction)",
@@ -124,7 +129,7 @@ class ParamGroups(Rule):
                 self._assign(ctx, outer, use, value)
                 return
             why = "it does more than set 'lr'" if value is None else "its groups have their own lr"
-            ctx.report(PARAM_GROUPS, attribute, f"{ctx.code(attribute)} loop cannot be converted ({why}): "
+            self._refuse(ctx, site, PARAM_GROUPS, attribute, f"{ctx.code(attribute)} loop cannot be converted ({why}): "
                        f"{_advice()}")
             return
         item = _lr_item(ctx, attribute)
@@ -138,22 +143,30 @@ class ParamGroups(Rule):
                 if fixed_lr and len(groups) == 1 and single:
                     self._assign(ctx, statement, use, assign.value)
                     return
-                ctx.report(PARAM_GROUPS, item, f"{ctx.code(item)} = ... cannot be converted (one group of "
+                self._refuse(ctx, site, PARAM_GROUPS, item, f"{ctx.code(item)} = ... cannot be converted (one group of "
                            f"several, or groups with their own lr): {_advice()}")
                 return
             if isinstance(parent, cst.AugAssign) and parent.target is item:
-                ctx.report(PARAM_GROUPS, item, f"{ctx.code(item)} cannot be converted: {_advice()}")
+                self._refuse(ctx, site, PARAM_GROUPS, item, f"{ctx.code(item)} cannot be converted: {_advice()}")
                 return
             if shared_lr:  # a read: the lr the next optimizer step uses, fixed or scheduled
                 ctx.edits.replace(item, lambda _old, u=use: syntax.fill("float(OPT.get_lr())", OPT=u))
                 ctx.convert(self.code)
                 return
-            ctx.report(PARAM_GROUPS, item, f"{ctx.code(item)}: MindSpore optimizers have no param_groups; "
+            self._refuse(ctx, site, PARAM_GROUPS, item, f"{ctx.code(item)}: MindSpore optimizers have no param_groups; "
                        "optimizer.get_lr() returns one lr per parameter when groups have their own lr "
                        "(get_lr_parameter(p) gives one parameter's)")
             return
-        ctx.report(PARAM_GROUPS, attribute, f"{ctx.code(attribute)}: MindSpore optimizers have no "
+        self._refuse(ctx, site, PARAM_GROUPS, attribute, f"{ctx.code(attribute)}: MindSpore optimizers have no "
                    f"param_groups: {_advice()}")
+
+    def _refuse(self, ctx: FileContext, site: OptimizerSite, check, node, message: str) -> None:
+        """A use nn cannot carry: under --target auto the optimizer goes to the experimental API
+        (which keeps param_groups and add_param_group) instead of being flagged."""
+        if "experimental" in site.alternatives:
+            ctx.demote(site.call, "nn", f"{ctx.code(node)} has no exact mindspore.nn form")
+        else:
+            ctx.report(check, node, message)
 
     def _assign(self, ctx: FileContext, statement: cst.CSTNode, use: cst.CSTNode, value: cst.BaseExpression) -> None:
         refs = dict(

@@ -70,9 +70,10 @@ class ParameterSelection(Rule):
 
     def run(self, ctx: FileContext) -> None:
         self.ctx = ctx
-        self.optimizer_scopes = {ctx.scope(site.call) for site in ctx.optimizer_sites}
+        migrated = [site for site in ctx.optimizer_sites if site.api != "torch"]  # torch: left as it is
+        self.optimizer_scopes = {ctx.scope(site.call) for site in migrated}
         self.done: Set[cst.CSTNode] = set()
-        for site in ctx.optimizer_sites:
+        for site in migrated:
             for source in ([site.params] if site.params is not None else []) + site.extra_groups:
                 self._feed(source, depth=0)
         if not ctx.torch_optim_references():

@@ -43,6 +43,7 @@ from libcst.metadata import Assignment
 from ms_migrate.core import params as P
 from ms_migrate.rules.schedulers import formulas
 from ms_migrate.rules.schedulers import stepping
+from ms_migrate.rules.schedulers import experimental
 from ms_migrate.core import syntax
 from ms_migrate.core import tables
 from ms_migrate.core.context import FileContext
@@ -96,17 +97,48 @@ class Schedulers(Rule):
             if call in self.children:
                 ctx.handled.add(call.func)
                 continue
+            site = _find_site(ctx, call, name, entry, sites)
+            if site is not None and site.api == "torch":
+                ctx.handled.add(call.func)  # stays with its torch optimizer (flagged there, MSM109)
+                continue
             try:
-                self._convert(call, name, entry, sites)
+                if site is not None and site.api == "experimental":
+                    self._convert_experimental(call, name)
+                    site.scheduled = True
+                else:
+                    self._convert(call, name, entry, sites)
             except formulas.Unsupported as why:
-                ctx.report(NOT_CONVERTED, call, f"{name} was not converted: {why}",
-                           url=entry.get("url", DYNAMIC_LR))
+                if site is not None and site.alternatives:
+                    # one optimizer is migrated whole: try its next API rather than leave a torch
+                    # scheduler around a MindSpore optimizer
+                    ctx.demote(site.call, site.api, f"{name}: {why}")
+                else:
+                    ctx.report(NOT_CONVERTED, call, f"{name} was not converted: {why}",
+                               url=entry.get("url", DYNAMIC_LR))
             ctx.handled.add(call.func)
+
+    def _convert_experimental(self, call: cst.Call, name: str) -> None:
+        """The optimizer went to mindspore.experimental.optim: the scheduler (and a composite's
+        children) go to its lr_scheduler module, stepping unchanged."""
+        entry = _scheduler_kind(self.ctx, call)[1]
+        if "kind" in entry:  # a transformers/diffusers factory: an experimental LambdaLR
+            args, optimizer, kind = _bind(call, entry)
+            experimental.convert_factory(self.ctx, call, kind, args, optimizer)
+            return
+        calls = [call] + [c for c, parent in self.children.items() if parent is call]
+        names = [_scheduler_kind(self.ctx, c)[0] for c in calls]
+        if name in COMPOSITES and len(calls) == 1:
+            raise formulas.Unsupported(f"the schedulers {name} composes are not constructions visible here")
+        experimental.check(self.ctx, calls, names)
+        experimental.convert(self.ctx, calls, names, MOMENTUM, None)
 
     def _convert(self, call: cst.Call, name: str, entry: Dict, sites: List[OptimizerSite]) -> None:
         """Check everything first (raising Unsupported), then build and record the edits."""
         ctx = self.ctx
         job = self._parts(call, name, entry, sites)
+        if job.others and "experimental" in job.site.alternatives:
+            uses = ", ".join(sorted({ctx.code(use) for use in job.others}))
+            raise formulas.Unsupported(f"{uses} has no counterpart once the scheduler is a list")
         job.timing = stepping.analyze(ctx, job.step_call, job.optimizer)
         self._place(job)
         build = self._builder(call, name, job.kind, job.args, job.optimizer)
@@ -401,6 +433,23 @@ def _bind(call: cst.Call, entry: Dict) -> Tuple[Dict[str, cst.BaseExpression], c
     if last_epoch is not None and syntax.literal_value(last_epoch) != -1:
         raise formulas.Unsupported("last_epoch resumes a schedule midway; start the list at that step by hand")
     return args, optimizer, kind
+
+
+def _find_site(ctx: FileContext, call: cst.Call, name: str, entry: Dict, sites: List[OptimizerSite]) -> Optional[OptimizerSite]:
+    """The optimizer site a scheduler wraps (a ChainedScheduler: its first child's), or None."""
+    optimizer = _optimizer_arg(call, name, entry)
+    if optimizer is None and name == "ChainedScheduler":
+        children = _child_calls(ctx, call, name)
+        if children:
+            kind = _scheduler_kind(ctx, children[0])
+            optimizer = _optimizer_arg(children[0], kind[0], kind[1]) if kind else None
+    if optimizer is None:
+        return None
+    assignment = ctx.binding(optimizer)
+    for site in sites:
+        if assignment is not None and site.target is assignment.node:
+            return site
+    return None
 
 
 def _site_of(ctx: FileContext, optimizer: cst.Name, sites: List[OptimizerSite]) -> OptimizerSite:

@@ -1,0 +1,121 @@
+"""Which MindSpore API an optimizer goes to (`--target auto|nn|experimental`).
+
+    nn            mindspore.nn, with per-step lr lists (today's conversion; inexact pairs flagged)
+    experimental  mindspore.experimental.optim: torch's names, groups, param_groups, step() and
+                  lr_scheduler classes stay
+    auto          nn where it is exact, experimental where nn cannot be:
+
+    optim.SGD(model.parameters(), lr=0.1, momentum=0.9)          -> nn.SGD(...)           (exact)
+    optim.AdamW(model.parameters(), lr=1e-3)                     -> experimental AdamW   (nn has no bias correction)
+    optim.Adam(model.parameters(), lr=1e-3)                      -> experimental AdamW(weight_decay=0.0)  (measured)
+    optim.SGD([{'params': a, 'nesterov': True}, ...], lr=0.1)    -> experimental SGD     (nn rejects the key)
+
+The choice is a list of APIs, best first, ending with "torch" (left as it is, flagged). A rule
+that later finds the chosen API cannot carry one of the optimizer's uses (a scheduler that
+cannot become an exact list, a param_groups lr write) gives it up with ctx.demote and the file
+is migrated again on the next API, so the optimizer and its uses always agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+import libcst as cst
+
+from ms_migrate.core import params as P
+from ms_migrate.core import syntax
+
+NN, EXPERIMENTAL, TORCH = "nn", "experimental", "torch"
+
+# nn group keys (mindspore-facts.md section 3); anything else raises KeyError in nn
+NN_GROUP_KEYS = ("params", "lr", "weight_decay", "grad_centralization", "order_params")
+# arguments that only change speed: never a reason to change API
+PERFORMANCE_ONLY = {"foreach", "fused", "capturable"}
+
+
+@dataclass
+class Choice:
+    api: str
+    alternatives: List[str]  # the APIs still open after `api`, best first
+    variant: Optional[Dict] = None  # the experimental form (rules/optimizers.json), if any
+    reasons: List[str] = field(default_factory=list)  # why experimental rather than nn
+    given_up: Dict[str, str] = field(default_factory=dict)  # api -> why (earlier passes)
+
+
+def argument_value(bound, name: str, entry: Dict):
+    """The literal value of a torch argument (its torch default when absent), or MISSING."""
+    if name in bound:
+        return syntax.literal_value(bound[name].value)
+    return entry["torch_defaults"].get(name, syntax.MISSING)
+
+
+def variant_for(entry: Dict, bound, hidden: bool = False) -> Optional[Dict]:
+    """The first experimental form of the class whose `when` the call provably satisfies (with
+    arguments hidden in *args/**kwargs, an absent argument proves nothing)."""
+    for variant in entry.get("experimental", ()):
+        when = variant.get("when", {})
+        if hidden and (when or variant.get("set")):
+            continue
+        if all(_is(argument_value(bound, name, entry), want) for name, want in when.items()):
+            return variant
+    return None
+
+
+def _is(value, want) -> bool:
+    return value is not syntax.MISSING and syntax.same_value(value, want)
+
+
+def nn_problems(ctx, cls: str, entry: Dict, bound, site, added, hoistable) -> List[str]:
+    """Why mindspore.nn cannot reproduce this construction exactly (empty: it can)."""
+    if entry["target"] is None:
+        return [entry["inexact"]]
+    out = []
+    if not entry.get("exact"):
+        out.append(f"nn.{entry['target']} is not exact: {entry['inexact']}")
+    for name, why in entry.get("exact_only_with", {}).items():
+        if name in bound and not _is(argument_value(bound, name, entry), entry["torch_defaults"][name]):
+            out.append(f"{name}={ctx.code(bound[name].value)}: {why}")
+    for name, arg in bound.items():
+        if name in entry["unsupported"] and name not in PERFORMANCE_ONLY:
+            if not _is(syntax.literal_value(arg.value), entry["torch_defaults"].get(name, syntax.MISSING)):
+                out.append(f"nn.{entry['target']} has no {name}")
+    hoisted = {node for _, _, nodes in hoistable for node in nodes}
+    groups = [*site.groups, *(call.args[0].value for _, call in added)]
+    rejected = []
+    for group in groups:
+        for node, key, _ in P.group_keys(group):
+            if key is None:
+                rejected.append("** (keys nn cannot check)")
+            elif key and key not in NN_GROUP_KEYS and node not in hoisted:
+                rejected.append(repr(key))
+    if rejected:
+        out.append(f"nn groups reject the key{'s' if len(set(rejected)) > 1 else ''} "
+                   f"{', '.join(sorted(set(rejected)))}")
+    return out
+
+
+def choose(ctx, call: cst.Call, cls: str, entry: Dict, bound, site, added, hoistable) -> Choice:
+    wanted = ctx.options.target
+    variant = variant_for(entry, bound, site.hidden)
+    has_nn = entry["target"] is not None
+    reasons: List[str] = []
+    if wanted == NN:
+        order = [NN] if has_nn else []
+    elif wanted == EXPERIMENTAL:
+        order = [EXPERIMENTAL] if variant else ([NN] if has_nn else [])
+        reasons = ["--target experimental"]
+    else:
+        problems = nn_problems(ctx, cls, entry, bound, site, added, hoistable)
+        class_only = [p for p in problems if not p.startswith(f"nn.{entry['target']} is not exact")]
+        if variant and problems and (variant.get("exact") or class_only or not has_nn):
+            order = [EXPERIMENTAL] + ([NN] if has_nn else [])
+            reasons = problems
+        else:
+            order = ([NN] if has_nn else []) + ([EXPERIMENTAL] if variant else [])
+    given_up = ctx.given_up(call)
+    open_apis = [api for api in order if api not in given_up] + [TORCH]
+    api = open_apis[0]
+    if api == EXPERIMENTAL and not reasons:
+        reasons = [f"{a} could not carry it: {why}" for a, why in given_up.items()]
+    return Choice(api, open_apis[1:], variant if api == EXPERIMENTAL else None, reasons, dict(given_up))

@@ -1,0 +1,131 @@
+"""torch lr schedulers on an experimental optimizer keep torch's structure (part of MSM400).
+
+mindspore.experimental.optim.lr_scheduler has torch's scheduler classes with torch's signatures
+and stepping (ReduceLROnPlateau included; no OneCycleLR, no ChainedScheduler), and they drive
+only experimental optimizers. So when the optimizer went to mindspore.experimental.optim, its
+scheduler changes module and nothing else: `scheduler.step()`, `step(metric)` and
+`get_last_lr()` stay.
+
+Before::
+
+    optimizer = optim.AdamW(model.parameters(), lr=1e-3)
+    scheduler = optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5)
+    ...
+    scheduler.step(val_loss)
+
+After::
+
+    optimizer = ms_optim.AdamW(model.trainable_params(), lr=1e-3)
+    scheduler = ms_optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5)
+    ...
+    scheduler.step(val_loss)
+
+A class the experimental module lacks raises Unsupported: the optimizer then gives up the
+experimental API (or, with nothing left, the scheduler is flagged). CyclicLR loses its momentum
+arguments (the experimental class has none): flagged (MSM403) unless cycle_momentum=False.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List
+
+import libcst as cst
+
+from ms_migrate.core import syntax
+from ms_migrate.core import tables
+from ms_migrate.core.context import FileContext
+from ms_migrate.rules.optimizers.experimental import optim_module
+from ms_migrate.rules.schedulers.formulas import RELATIVE, Unsupported
+
+
+def check(ctx: FileContext, calls: List[cst.Call], names: List[str]) -> None:
+    """Raise Unsupported when a scheduler (or a composite's child) has no experimental class."""
+    table = tables.load("schedulers")
+    if names and names[0] == "SequentialLR" and any(n in RELATIVE for n in names[1:]):
+        # measured (tests/equivalence/test_schedulers.py): after the milestone the experimental
+        # SequentialLR keeps the lr where torch's MultiplicativeLR child goes on multiplying
+        raise Unsupported("mindspore.experimental.optim.lr_scheduler.SequentialLR does not continue a "
+                          "MultiplicativeLR child like torch (measured)")
+    for call, name in zip(calls, names):
+        if name not in table["experimental"]:
+            raise Unsupported(f"mindspore.experimental.optim.lr_scheduler has no {name}")
+        dropped = table["experimental_without"].get(name, ())
+        for arg in call.args:
+            if arg.star:
+                raise Unsupported(f"the arguments of {name} come through *args/**kwargs")
+        positional = table["schedulers"][name]["positional"]
+        for i, arg in enumerate(call.args):
+            if arg.keyword is None and i - 1 >= 0 and i - 1 < len(positional) and positional[i - 1] in dropped:
+                raise Unsupported(f"{name} gets {positional[i - 1]} positionally, which the experimental class lacks")
+
+
+def convert(ctx: FileContext, calls: List[cst.Call], names: List[str], momentum_check, site) -> None:
+    """Point every call at mindspore.experimental.optim.lr_scheduler (check() passed)."""
+    table = tables.load("schedulers")
+    for call, name in zip(calls, names):
+        dropped = set(table["experimental_without"].get(name, ()))
+        cycle = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "cycle_momentum"), None)
+        if dropped and (cycle is None or syntax.literal_value(cycle) is not False):
+            ctx.report(momentum_check, call, f"{name} with cycle_momentum=True (the default) also cycles the "
+                       "optimizer's momentum (SGD) or beta1 (Adam); mindspore.experimental.optim.lr_scheduler."
+                       f"{name} has no momentum arguments, so training differs: pass cycle_momentum=False in "
+                       "torch for an exact migration")
+
+        def render(updated: cst.Call, name=name, dropped=dropped) -> cst.Call:
+            module = optim_module(ctx)
+            func = cst.Attribute(value=cst.Attribute(value=module, attr=cst.Name("lr_scheduler")),
+                                 attr=cst.Name(name))
+            args = [a for a in updated.args if not (a.keyword is not None and a.keyword.value in dropped)]
+            if args and len(args) < len(updated.args):
+                args[-1] = args[-1].with_changes(comma=updated.args[-1].comma)
+            return updated.with_changes(func=func, args=args)
+
+        optim_module(ctx)  # plan the import now
+        ctx.edits.replace(call, render)
+        ctx.consume(call.func)
+        ctx.handled.add(call.func)
+        ctx.convert("MSM400")
+
+
+# transformers/diffusers factories are torch LambdaLRs: the same lambda (their formula, values
+# bound once as the factories bind them) on the experimental LambdaLR
+FACTORY_LAMBDAS = {
+    "linear": "lambda step, w=W, n=N: step / max(1, w) if step < w else max(0.0, (n - step) / max(1, n - w))",
+    "cosine": ("lambda step, w=W, n=N, c=C: step / max(1, w) if step < w else "
+               "max(0.0, 0.5 * (1.0 + MATH.cos(MATH.pi * c * 2.0 * ((step - w) / max(1, n - w)))))"),
+    "constant": "lambda step: 1.0",
+    "constant_with_warmup": "lambda step, w=W: step / max(1.0, w) if step < w else 1.0",
+}
+
+
+def convert_factory(ctx: FileContext, call: cst.Call, kind: str, args: Dict[str, cst.BaseExpression],
+                    optimizer: cst.BaseExpression) -> None:
+    """`get_linear_schedule_with_warmup(opt, W, N)` -> `lr_scheduler.LambdaLR(opt, lambda ...)`."""
+    template = FACTORY_LAMBDAS.get(kind)
+    if template is None:
+        raise Unsupported(f"the {kind!r} schedule has no experimental form here")
+    values = {}
+    for placeholder, name in (("W", "num_warmup_steps"), ("N", "num_training_steps")):
+        if placeholder in template.replace("MATH", ""):
+            if name not in args:
+                raise Unsupported(f"its {name} argument is missing")
+            values[placeholder] = args[name]
+    if "C" in template:
+        values["C"] = args.get("num_cycles", cst.Float("0.5"))
+    if "MATH" in template:
+        values["MATH"] = ctx.imports.module("math")
+    unknown = set(args) - {"num_warmup_steps", "num_training_steps", "num_cycles"}
+    if unknown:
+        raise Unsupported(f"its arguments {', '.join(sorted(unknown))} are not converted")
+    lam = syntax.fill(template, **values)
+    module = optim_module(ctx)
+
+    def render(updated: cst.Call) -> cst.Call:
+        func = cst.Attribute(value=cst.Attribute(value=module, attr=cst.Name("lr_scheduler")),
+                             attr=cst.Name("LambdaLR"))
+        return cst.Call(func=func, args=[cst.Arg(value=optimizer), cst.Arg(value=lam)])
+
+    ctx.edits.replace(call, render)
+    ctx.consume(call.func)
+    ctx.handled.add(call.func)
+    ctx.convert("MSM400")
