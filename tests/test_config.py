@@ -9,8 +9,8 @@ from click.testing import CliRunner
 from ms_migrate.cli.command import _Settings, main
 from ms_migrate.core import config
 
-WARNED = b"import torch.optim as optim\n\noptimizer = optim.AdamW(model.parameters(), lr=1e-3)\n"
-ERRORED = b"import torch.optim as optim\n\noptimizer = optim.NAdam(model.parameters())\n"
+WARNED = b"import torch.optim as optim\n\noptimizer = optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)\n"
+ERRORED = b"import torch.optim as optim\n\noptimizer = optim.LBFGS(model.parameters())\n"
 
 
 def run(*args):

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from ms_migrate.cli.command import main
 
 DATA = Path(__file__).parent / "data"
-WARNED = b"import torch.optim as optim\n\noptimizer = optim.AdamW(model.parameters(), lr=1e-3)\n"
-ERRORED = b"import torch.optim as optim\n\noptimizer = optim.NAdam(model.parameters())\n"
+WARNED = b"import torch.optim as optim\n\noptimizer = optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)\n"
+ERRORED = b"import torch.optim as optim\n\noptimizer = optim.LBFGS(model.parameters())\n"
 INFO = b"import torch.optim as optim\n\noptimizer = optim.SGD(model.parameters(), lr=0.1)\noptimizer.step()\n"
 
 
@@ -22,8 +22,8 @@ INFO = b"import torch.optim as optim\n\noptimizer = optim.SGD(model.parameters()
 def tree(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "pkg").mkdir()
-    (tmp_path / "pkg" / "adamw.py").write_bytes(WARNED)
-    (tmp_path / "pkg" / "nadam.py").write_bytes(ERRORED)
+    (tmp_path / "pkg" / "adam.py").write_bytes(WARNED)
+    (tmp_path / "pkg" / "lbfgs.py").write_bytes(ERRORED)
     (tmp_path / "pkg" / "step 100.py").write_bytes(INFO)
     return tmp_path
 
@@ -60,8 +60,8 @@ def test_text_has_severity_and_is_plain_in_a_pipe(tree):
     result = cli("--check", "-q", "pkg")
     assert result.returncode == 1
     lines = result.stdout.splitlines()
-    assert any(l.startswith("pkg/nadam.py:3:13: error: MSM102 ") for l in lines)
-    assert any(l.startswith("pkg/adamw.py:3:13: warning: MSM101 ") for l in lines)
+    assert any(l.startswith("pkg/lbfgs.py:3:13: error: MSM102 ") for l in lines)
+    assert any(l.startswith("pkg/adam.py:3:13: warning: MSM101 ") for l in lines)
     assert any(l.startswith("pkg/step 100.py:4:1: info: MSM106 ") for l in lines)
     assert "\x1b[" not in result.stdout
 
@@ -80,10 +80,10 @@ def test_json_with_diff_keeps_stdout_json(tree):
     assert result.returncode == 1
     document = json.loads(result.stdout)  # nothing but the document on stdout
     files = {f["path"]: f for f in document["files"]}
-    assert files["pkg/adamw.py"]["diff"].startswith("--- a/pkg/adamw.py\n+++ b/pkg/adamw.py\n")
-    assert "+optimizer = nn.AdamWeightDecay(" in files["pkg/adamw.py"]["diff"]
-    assert "diff" not in files["pkg/nadam.py"]  # unchanged
-    assert (tree / "pkg" / "adamw.py").read_bytes() == WARNED
+    assert files["pkg/adam.py"]["diff"].startswith("--- a/pkg/adam.py\n+++ b/pkg/adam.py\n")
+    assert "+optimizer = nn.Adam(" in files["pkg/adam.py"]["diff"]
+    assert "diff" not in files["pkg/lbfgs.py"]  # unchanged
+    assert (tree / "pkg" / "adam.py").read_bytes() == WARNED
 
 
 @pytest.mark.parametrize("fmt", ["sarif", "github"])
@@ -110,13 +110,13 @@ def test_sarif_validates_against_the_schema(tree):
     assert by_rule["MSM106"]["level"] == "note"
     assert rules[by_rule["MSM101"]["ruleIndex"]]["id"] == "MSM101"
     location = by_rule["MSM102"]["locations"][0]["physicalLocation"]
-    assert location["artifactLocation"]["uri"] == "pkg/nadam.py"
+    assert location["artifactLocation"]["uri"] == "pkg/lbfgs.py"
     assert location["region"] == {"startLine": 3, "startColumn": 13, "endLine": 3}
     assert by_rule["MSM106"]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "pkg/step%20100.py"
     (tree / "elsewhere").mkdir()
-    outside = cli("--check", "--format", "sarif", str(tree / "pkg" / "nadam.py"), cwd=str(tree / "elsewhere"))
+    outside = cli("--check", "--format", "sarif", str(tree / "pkg" / "lbfgs.py"), cwd=str(tree / "elsewhere"))
     location = json.loads(outside.stdout)["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
-    assert location["artifactLocation"] == {"uri": "file://" + str(tree / "pkg" / "nadam.py")}
+    assert location["artifactLocation"] == {"uri": "file://" + str(tree / "pkg" / "lbfgs.py")}
 
 
 def test_schema_rejects_a_broken_log():
@@ -147,11 +147,11 @@ def test_github_annotations(tree):
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert all(l.startswith("::") for l in lines)
-    assert any(l.startswith("::error file=pkg/nadam.py,line=3,col=13,endLine=3,title=ms-migrate MSM102::") for l in lines)
-    assert any(l.startswith("::warning file=pkg/adamw.py,line=3,col=13,") for l in lines)
+    assert any(l.startswith("::error file=pkg/lbfgs.py,line=3,col=13,endLine=3,title=ms-migrate MSM102::") for l in lines)
+    assert any(l.startswith("::warning file=pkg/adam.py,line=3,col=13,") for l in lines)
     assert any(l.startswith("::notice file=pkg/step 100.py,line=4,col=1,") for l in lines)
     assert any(l.startswith("::error file=pkg/odd%2Cname.py,") for l in lines)
-    assert any(l.startswith("::notice file=pkg/adamw.py,title=ms-migrate::would be migrated") for l in lines)
+    assert any(l.startswith("::notice file=pkg/adam.py,title=ms-migrate::would be migrated") for l in lines)
 
 
 def test_rules_piped_keeps_urls_whole():

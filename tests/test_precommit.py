@@ -90,7 +90,7 @@ def test_warning_fails_the_hook_until_its_marker_is_removed(tmp_path, hook_repo)
     install = precommit(project, home, "install")
     assert install.returncode == 0, install.stdout + install.stderr
     train = project / "train.py"
-    train.write_text("import torch.optim as optim\n\noptimizer = optim.AdamW(model.parameters(), lr=1e-3)\n")
+    train.write_text("import torch.optim as optim\n\noptimizer = optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)\n")
     git(project, "add", "train.py")
 
     first = commit(project, home, "first")

@@ -54,17 +54,34 @@ EXPLANATIONS: Dict[str, Tuple[str, str, str]] = {
         "Name the link or its target as a PATH to migrate the file it points to, or exclude it.",
     ),
     "MSM101": (
-        "optimizer = optim.AdamW(model.parameters(), lr=1e-3)",
-        "optimizer = nn.AdamWeightDecay(model.trainable_params(), learning_rate=1e-3)",
-        "The MindSpore optimizer updates differently (the message says how, e.g. no bias "
-        "correction). Use the exact alternative the message names, or accept the difference; "
-        "then delete the marker.",
+        "optimizer = optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)",
+        "optimizer = nn.Adam([{'params': model.trainable_params()}], learning_rate=1e-3, weight_decay=1e-4)",
+        "The MindSpore optimizer updates differently (the message says how, e.g. where eps enters). "
+        "Use the exact alternative the message names, or accept the difference; then delete the "
+        "marker. Under --target nn this also covers AdamW, RMSprop, Adam and Adagrad, which "
+        "--target auto writes exactly with mindspore.experimental.optim.",
     ),
     "MSM102": (
-        "optimizer = optim.NAdam(model.parameters())",
-        "optimizer = optim.NAdam(model.parameters())  (left as it is)",
-        "mindspore.nn has no counterpart: port the optimizer by hand (or use the alternative the "
-        "message names), then delete the marker.",
+        "optimizer = optim.LBFGS(model.parameters())",
+        "optimizer = optim.LBFGS(model.parameters())  (left as it is)",
+        "MindSpore has no counterpart on any target: port the optimizer by hand (or use the "
+        "alternative the message names), then delete the marker.",
+    ),
+    "MSM108": (
+        "optimizer = optim.AdamW(model.parameters(), lr=1e-3)",
+        "from mindspore.experimental import optim as ms_optim\n"
+        "optimizer = ms_optim.AdamW(model.trainable_params(), lr=1e-3)",
+        "Information only: mindspore.nn cannot reproduce this optimizer (the message says why), so "
+        "the exact mindspore.experimental.optim class was written, keeping torch's structure "
+        "(scheduler.step(), param_groups). Use --target nn to get mindspore.nn with a warning instead.",
+    ),
+    "MSM109": (
+        "optimizer = optim.SGD(model.parameters(), lr=0.1)\n"
+        "scheduler = optim.lr_scheduler.OneCycleLR(optimizer, max_lr=1.0, total_steps=n)  # n unknown",
+        "(the optimizer and its schedulers left in torch)",
+        "One of the optimizer's uses (a scheduler, a param_groups write) has no exact form on any "
+        "MindSpore API, so nothing of it was migrated rather than half of it. The message names the "
+        "use: rewrite it (e.g. give the schedule's length), then run ms-migrate again.",
     ),
     "MSM103": (
         "optim.SGD(params, lr=0.1, foreach=flag)",
