@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -20,13 +20,15 @@ from rich.console import Console
 from ms_migrate import __version__
 from ms_migrate.cli import report
 from ms_migrate.core.discovery import discover, out_path, relative_to_cwd
-from ms_migrate.core.engine import FileResult, migrate_file, migrate_source
+from ms_migrate.core.engine import FileResult, migrate_file, migrate_source, prescan_file
 from ms_migrate.core.findings import make_finding
 from ms_migrate.core.options import Options
 from ms_migrate.core.engine_checks import READ_ERROR
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-PARALLEL_THRESHOLD = 32  # files before a process pool pays for its start-up
+# Bytes left for LibCST after the pre-scan before a process pool pays for its start-up (workers
+# import LibCST and the rules themselves; ~1 s of single-process work)
+PARALLEL_BYTES = 256 * 1024
 
 
 class _DefaultToMigrate(click.Group):
@@ -181,28 +183,67 @@ def _run_paths(
 def _migrate_all(
     files: List[Path], target: Callable[[Path], Optional[Path]], annotate: bool, jobs: int
 ) -> List[FileResult]:
+    """Pre-scan every file here (read, ruled out, done); then LibCST-migrate the rest, in this
+    process or, when they are worth it, in a pool that gets them in chunks. Results of unchanged
+    files keep no bytes (FileResult.light), so a big tree never sits in memory or in a pipe."""
     options = Options(annotate=annotate)
-    work = [(f, target(f), options) for f in files]
-    workers = min(jobs or (os.cpu_count() or 1), len(work))
-    progress = _progress(len(work))
-    results: List[FileResult] = []
-    if workers > 1 and len(work) >= PARALLEL_THRESHOLD:
+    progress = _progress(len(files))
+    results: List[Optional[FileResult]] = [None] * len(files)
+    pending: List[Tuple[int, Path, Optional[Path], int]] = []  # index, file, write_to, size
+    for index, file in enumerate(files):
+        write_to = target(file)
+        result = prescan_file(file, write_to, options)
+        if result is None:
+            pending.append((index, file, write_to, _size(file)))
+        else:
+            results[index] = result.light()
+            progress(result)
+    workers = min(jobs or (os.cpu_count() or 1), len(pending))
+    if workers > 1 and sum(size for *_, size in pending) >= PARALLEL_BYTES:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            for result in pool.map(_work, work, chunksize=4):
-                results.append(result)
-                progress(result)
+            futures = [pool.submit(_work_chunk, chunk, options) for chunk in _chunks(pending, workers)]
+            for future in as_completed(futures):
+                for index, result in future.result():
+                    results[index] = result
+                    progress(result)
     else:
-        for item in work:
-            result = _work(item)
-            results.append(result)
+        for index, result in _work_chunk(pending, options):
+            results[index] = result
             progress(result)
     progress(None)
-    return results
+    return [r for r in results if r is not None]
 
 
-def _work(item: Tuple[Path, Optional[Path], Options]) -> FileResult:
-    file, write_to, options = item
-    return migrate_file(file, write_to=write_to, options=options)
+def _size(file: Path) -> int:
+    try:
+        return file.stat().st_size
+    except OSError:
+        return 0
+
+
+def _chunks(pending: List[Tuple[int, Path, Optional[Path], int]], workers: int) -> List[list]:
+    """About four chunks per worker of similar size, the biggest files first so that the last
+    chunks are small ones (one submission per chunk, not per file)."""
+    per_chunk = max(sum(item[3] for item in pending) // (workers * 4), 1)
+    chunks: List[list] = []
+    current: list = []
+    weight = 0
+    for item in sorted(pending, key=lambda item: -item[3]):
+        current.append(item)
+        weight += item[3]
+        if weight >= per_chunk:
+            chunks.append(current)
+            current, weight = [], 0
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _work_chunk(chunk: list, options: Options) -> List[Tuple[int, FileResult]]:
+    return [
+        (index, migrate_file(file, write_to=write_to, options=options, prescanned=True).light())
+        for index, file, write_to, _ in chunk
+    ]
 
 
 def _progress(total: int) -> Callable[[Optional[FileResult]], None]:
