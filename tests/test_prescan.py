@@ -167,7 +167,7 @@ def mutated(draw):
     return text
 
 
-@settings(max_examples=150, deadline=None, derandomize=True,
+@settings(max_examples=60, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(mutated())
 def test_mutated_fixtures_the_engine_acts_on_pass_the_prescan(text):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -200,6 +199,8 @@ def _migrate_all(
             progress(result)
     workers = min(jobs or (os.cpu_count() or 1), len(pending))
     if workers > 1 and sum(size for *_, size in pending) >= PARALLEL_BYTES:
+        from concurrent.futures import ProcessPoolExecutor, as_completed  # only when a pool runs
+
         with ProcessPoolExecutor(max_workers=workers) as pool:
             futures = [pool.submit(_work_chunk, chunk, options) for chunk in _chunks(pending, workers)]
             for future in as_completed(futures):
