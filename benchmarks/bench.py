@@ -24,6 +24,7 @@ by start-up. No timing is asserted in tests.
 from __future__ import annotations
 
 import argparse
+import functools
 import ast
 import json
 import os
@@ -43,6 +44,7 @@ import libcst  # noqa: E402
 
 from ms_migrate.core.discovery import discover  # noqa: E402
 
+print = functools.partial(print, flush=True)  # noqa: A001 - rounds show up as they finish
 ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "codemod"), os.environ.get("PYTHONPATH")])))
 
 
