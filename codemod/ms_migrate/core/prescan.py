@@ -106,7 +106,9 @@ def _may_name_tracked(source: bytes) -> bool:
 def _ascii_unsafe(source: bytes) -> bool:
     if source.startswith(_ASCII_UNSAFE_BOMS):
         return True
-    head = b"\n".join(source.split(b"\n", 2)[:2])
+    first = source.find(b"\n")
+    second = source.find(b"\n", first + 1) if first >= 0 else -1
+    head = source[: second if second >= 0 else len(source)]  # the two lines a cookie may be on
     cookie = _COOKIE.search(head)
     return cookie is not None and not _ASCII_SAFE.match(cookie.group(1).decode("ascii", "replace"))
 
