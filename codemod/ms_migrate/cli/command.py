@@ -11,7 +11,6 @@ import os
 import signal
 import sys
 import traceback
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
@@ -23,14 +22,16 @@ from ms_migrate.cli import formats, report
 from ms_migrate.cli.formats import text
 from ms_migrate.core import config
 from ms_migrate.core.discovery import Selection, out_path, relative_to_cwd, select as select_files
-from ms_migrate.core.engine import FileResult, migrate_file, migrate_source
+from ms_migrate.core.engine import FileResult, migrate_file, migrate_source, prescan_file
 from ms_migrate.core.findings import make_finding
 from ms_migrate.core import writing
 from ms_migrate.core.options import DEFAULT_MAX_FILE_SIZE, TARGETS, Options
 from ms_migrate.core.engine_checks import LINK_OUTSIDE, READ_ERROR
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-PARALLEL_THRESHOLD = 32  # files before a process pool pays for its start-up
+# Bytes left for LibCST after the pre-scan before a process pool pays for its start-up (workers
+# import LibCST and the rules themselves; ~1 s of single-process work)
+PARALLEL_BYTES = 256 * 1024
 
 
 class _DefaultToMigrate(click.Group):
@@ -363,36 +364,83 @@ def _migrate_all(
     files: List[Path], target: Callable[[Path], Optional[Path]],
     options: Union[Options, Dict[Path, Options]], jobs: int,
 ) -> List[FileResult]:
-    """Migrate `files`; `options` for all, or per file (per-file-ignores, configurations)."""
-    work = [(f, target(f), options[f] if isinstance(options, dict) else options) for f in files]
-    workers = min(jobs or (os.cpu_count() or 1), len(work))
-    progress = _progress(len(work))
-    results: List[FileResult] = []
-    if workers > 1 and len(work) >= PARALLEL_THRESHOLD:
+    """Migrate `files`; `options` for all, or per file (per-file-ignores, configurations).
+
+    Pre-scan every file here (read, ruled out, done); then LibCST-migrate the rest, in this
+    process or, when they are worth it, in a pool that gets them in chunks. Results of unchanged
+    files keep no bytes (FileResult.light), so a big tree never sits in memory or in a pipe."""
+    progress = _progress(len(files))
+    results: List[Optional[FileResult]] = [None] * len(files)
+    pending: List[_Item] = []
+    for index, file in enumerate(files):
+        write_to = target(file)
+        file_options = options[file] if isinstance(options, dict) else options
+        result = prescan_file(file, write_to, file_options)
+        if result is None:
+            pending.append((index, file, write_to, _size(file), file_options))
+        else:
+            results[index] = result.light()
+            progress(result)
+    workers = min(jobs or (os.cpu_count() or 1), len(pending))
+    if workers > 1 and sum(item[3] for item in pending) >= PARALLEL_BYTES:
+        from concurrent.futures import ProcessPoolExecutor, as_completed  # only when a pool runs
+
         pool = ProcessPoolExecutor(max_workers=workers, initializer=writing.install_worker)
         try:
-            for result in pool.map(_work, work, chunksize=4):
-                results.append(result)
-                progress(result)
+            futures = [pool.submit(_work_chunk, chunk) for chunk in _chunks(pending, workers)]
+            for future in as_completed(futures):
+                for index, result in future.result():
+                    results[index] = result
+                    progress(result)
         except BaseException:
-            # interrupted: queued files are never started; the workers finish the file in hand
+            # interrupted: queued chunks are never started; the workers finish the file in hand
             # (each write is atomic) and exit before we do
             progress(None)
             pool.shutdown(wait=True, cancel_futures=True)
             raise
         pool.shutdown(wait=True)
     else:
-        for item in work:
-            result = _work(item)
-            results.append(result)
+        for index, result in _work_chunk(pending):
+            results[index] = result
             progress(result)
     progress(None)
-    return results
+    return [r for r in results if r is not None]
 
 
-def _work(item: Tuple[Path, Optional[Path], Options]) -> FileResult:
-    file, write_to, options = item
-    return migrate_file(file, write_to=write_to, options=options)
+# index in the run, file, where to write it, its size, its options
+_Item = Tuple[int, Path, Optional[Path], int, Options]
+
+
+def _size(file: Path) -> int:
+    try:
+        return file.stat().st_size
+    except OSError:
+        return 0
+
+
+def _chunks(pending: List[_Item], workers: int) -> List[List[_Item]]:
+    """About four chunks per worker of similar size, the biggest files first so that the last
+    chunks are small ones (one submission per chunk, not per file)."""
+    per_chunk = max(sum(item[3] for item in pending) // (workers * 4), 1)
+    chunks: List[List[_Item]] = []
+    current: List[_Item] = []
+    weight = 0
+    for item in sorted(pending, key=lambda item: -item[3]):
+        current.append(item)
+        weight += item[3]
+        if weight >= per_chunk:
+            chunks.append(current)
+            current, weight = [], 0
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _work_chunk(chunk: List[_Item]) -> List[Tuple[int, FileResult]]:
+    return [
+        (index, migrate_file(file, write_to=write_to, options=options, prescanned=True).light())
+        for index, file, write_to, _, options in chunk
+    ]
 
 
 def _progress(total: int) -> Callable[[Optional[FileResult]], None]:

@@ -16,7 +16,14 @@ from rich.text import Text
 from ms_migrate import __version__
 from ms_migrate.core.engine import FileResult
 from ms_migrate.core.findings import ERROR, WARNING
-from ms_migrate.rules.registry import all_checks
+
+
+def all_checks():
+    """The rule registry's table, imported on first use (it imports LibCST and every rule, which
+    a run on files that need no parsing never pays for)."""
+    from ms_migrate.rules.registry import all_checks as table
+
+    return table()
 
 @dataclass
 class Summary:

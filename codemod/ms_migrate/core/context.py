@@ -99,10 +99,11 @@ class FileContext:
         self.path = path
         self.wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
         self.module = self.wrapper.module
-        # one batched traversal for the batchable providers, one for positions
-        resolved = self.wrapper.resolve_many([PositionProvider, ScopeProvider])
-        self.positions = resolved[PositionProvider]
-        self.scopes = resolved[ScopeProvider]
+        # Scopes for every file (one batched traversal); positions only when a finding needs a
+        # line (a full code generation pass, skipped for a file that reports nothing)
+        self.scopes = self.wrapper.resolve(ScopeProvider)
+        self._positions = None
+        self._order: Optional[Dict[cst.CSTNode, int]] = None
         index = _Index()
         self.module.visit(index)
         self.parents = index.parents
@@ -122,6 +123,12 @@ class FileContext:
         self.imports = imports.ImportPlanner(self)
 
     # ---- metadata -------------------------------------------------------------------------
+    @property
+    def positions(self):
+        if self._positions is None:
+            self._positions = self.wrapper.resolve(PositionProvider)
+        return self._positions
+
     def qualified_names(self, node: cst.CSTNode) -> Set[str]:
         # Lazily, per asked node, from the scope analysis (resolving QualifiedNameProvider for
         # every node costs as much as the scope analysis itself).
@@ -228,6 +235,13 @@ class FileContext:
 
     def start(self, node: cst.CSTNode):
         return self.positions[node].start
+
+    def source_order(self, node: cst.CSTNode) -> int:
+        """Where `node` comes in the file (a sort key; no positions needed): the index walk
+        meets nodes in source order and `parents` keeps that order."""
+        if self._order is None:
+            self._order = {n: i for i, n in enumerate(self.parents)}
+        return self._order.get(node, -1)
 
     def code(self, node: cst.CSTNode) -> str:
         return self.module.code_for_node(node)

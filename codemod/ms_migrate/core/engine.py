@@ -1,5 +1,8 @@
-"""Migrate one file: prefilter, parse once, run every rule on the shared context, apply the
-edits once, check the output parses, and write it atomically."""
+"""Migrate one file: pre-scan (core/prescan.py), parse once, run every rule on the shared
+context, apply the edits once, check the output parses, and write it atomically.
+
+LibCST and the rules are imported on the first file that needs them: a run (or a pre-commit
+hook) on files that never reach torch.optim does not pay for their import."""
 
 from __future__ import annotations
 
@@ -15,23 +18,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import List, Optional, Union
 
-import libcst as cst
-
-from ms_migrate.core import review
-from ms_migrate.core.context import FileContext
-from ms_migrate.core.edits import apply_edits
+from ms_migrate.core import prescan
 from ms_migrate.core.findings import Finding, make_finding
 from ms_migrate.core.options import DEFAULT, Options
-from ms_migrate.rules.registry import RULES
 from ms_migrate.core.engine_checks import (
     INTERNAL_ERROR, LOSSY_ROUND_TRIP, NOT_REGULAR, READ_ERROR, SYNTAX_ERROR, TOO_LARGE,
 )
-from ms_migrate.core.roundtrip import splice
 from ms_migrate.core.writing import critical
-
-# A file that holds none of these bytes cannot reach torch.optim and holds no marker or
-# suppression comment (`# ms-migrate: ...`): it is never parsed.
-TRIGGERS = (b"optim", b"ms-migrate:")
 
 
 @dataclass
@@ -49,6 +42,13 @@ class FileResult:
     def changed(self) -> bool:
         return self.error is None and self.output != self.source
 
+    def light(self) -> "FileResult":
+        """The same result without the file's bytes when nothing changed (what a worker sends
+        back, and what a run keeps per file): `source` and `output` are then both b""."""
+        if self.output == self.source:
+            self.source = self.output = b""
+        return self
+
     @property
     def code(self) -> str:
         """The output as text, decoded as Python would read it."""
@@ -65,25 +65,60 @@ def decode(source: bytes) -> str:
 
 
 def may_need_migration(source: bytes) -> bool:
-    return any(trigger in source for trigger in TRIGGERS)
+    """The pre-scan: False only when no rule can change or flag the file (markers included)."""
+    return prescan.needs_parse(source)
 
 
 def migrate_source(
-    source: Union[bytes, str], path: str = "<string>", options: Options = DEFAULT
+    source: Union[bytes, str], path: str = "<string>", options: Options = DEFAULT,
+    *, prescanned: bool = False,
 ) -> FileResult:
     """Migrate source code in memory. Never raises for a bad input: syntax errors and rule
-    failures become error findings, and the output is then the input unchanged."""
+    failures become error findings, and the output is then the input unchanged. `prescanned`:
+    the caller already knows the pre-scan says yes (it is not run again)."""
     if isinstance(source, str):
         source = source.encode("utf-8")
     result = FileResult(path=path, source=source, output=source)
-    if not may_need_migration(source):
+    if not prescanned and not may_need_migration(source):
         return result
-    limit = options.max_file_size
+    limit = options.max_file_size  # after the pre-scan: files that cannot need migration pass
     if limit and len(source) > limit:
         result.findings.append(make_finding(
             TOO_LARGE, f"{len(source)} bytes, above the limit of {limit} (--max-file-size); "
             "the file was skipped: raise the limit (0: none) to migrate it", 1, 1))
         return result
+    return _migrate_parsed(source, path, options, result)
+
+
+# Imported on first use (PEP 562), yet still module attributes (tests patch apply_edits).
+_LAZY = {
+    "cst": ("libcst", None),
+    "FileContext": ("ms_migrate.core.context", "FileContext"),
+    "apply_edits": ("ms_migrate.core.edits", "apply_edits"),
+    "RULES": ("ms_migrate.rules.registry", "RULES"),
+    "review": ("ms_migrate.core.review", None),
+    "splice": ("ms_migrate.core.roundtrip", "splice"),
+}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    module_name, attribute = _LAZY[name]
+    value = importlib.import_module(module_name)
+    value = getattr(value, attribute) if attribute else value
+    globals()[name] = value
+    return value
+
+
+def _lazy(name: str):
+    return globals().get(name) or __getattr__(name)
+
+
+def _migrate_parsed(source: bytes, path: str, options: Options, result: FileResult) -> FileResult:
+    cst, apply_edits, review, splice = (_lazy(n) for n in ("cst", "apply_edits", "review", "splice"))
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
@@ -130,9 +165,10 @@ def migrate_source(
 MAX_PASSES = 8  # each pass gives up at least one API of one optimizer (nn, experimental, torch)
 
 
-def _run_rules(path: str, module: cst.Module, options: Options) -> FileContext:
+def _run_rules(path: str, module, options: Options):
     """Run every rule; again while a rule gave up an optimizer's API (ctx.demote), so that the
     optimizer, its schedulers and its param_groups uses end on one API (fresh rules each pass)."""
+    FileContext, RULES = _lazy("FileContext"), _lazy("RULES")
     demoted: dict = {}
     for _ in range(MAX_PASSES):
         ctx = FileContext(path, module, options, demoted)
@@ -148,7 +184,7 @@ def _run_rules(path: str, module: cst.Module, options: Options) -> FileContext:
     return ctx
 
 
-def _syntax_error(source: bytes, path: str, exc: cst.ParserSyntaxError):
+def _syntax_error(source: bytes, path: str, exc):
     """CPython's location and message when it agrees the file is broken (it points at the
     offending token, LibCST's native parser often at the next line); LibCST's otherwise."""
     try:
@@ -160,8 +196,26 @@ def _syntax_error(source: bytes, path: str, exc: cst.ParserSyntaxError):
     return exc.raw_line, exc.raw_column + 1, exc.message
 
 
-def migrate_file(
+def prescan_file(
     path: Union[str, Path], write_to: Optional[Path] = None, options: Options = DEFAULT
+) -> Optional[FileResult]:
+    """A run's first pass over a file: its finished result when the pre-scan rules it out (read,
+    and copied to `write_to` when that is another file), or None when it needs LibCST (then
+    `migrate_file(..., prescanned=True)`; a file that cannot be read, or is not a regular file,
+    is also left to it, which reports it)."""
+    path = Path(path)
+    try:
+        source = read_regular(path)
+    except (OSError, NotRegular):
+        return None
+    if may_need_migration(source):
+        return None
+    return _write(FileResult(path=str(path), source=source, output=source), path, source, write_to)
+
+
+def migrate_file(
+    path: Union[str, Path], write_to: Optional[Path] = None, options: Options = DEFAULT,
+    *, prescanned: bool = False,
 ) -> FileResult:
     """Migrate a file on disk. With `write_to`, a changed result is written there atomically
     (write_to may be the file itself); an untouched file is never rewritten."""
@@ -176,7 +230,11 @@ def migrate_file(
         result = FileResult(path=str(path), source=b"", output=b"", error=str(exc))
         result.findings.append(make_finding(READ_ERROR, f"cannot read: {exc.strerror or exc}", 1, 1))
         return result
-    result = migrate_source(source, str(path), options)
+    result = migrate_source(source, str(path), options, prescanned=prescanned)
+    return _write(result, path, source, write_to)
+
+
+def _write(result: FileResult, path: Path, source: bytes, write_to: Optional[Path]) -> FileResult:
     if write_to is None:
         return result
     same_file = write_to.resolve() == path.resolve()

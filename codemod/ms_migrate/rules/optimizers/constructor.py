@@ -315,7 +315,7 @@ class OptimizerConstructor(Rule):
         if not isinstance(target, cst.Name) or not isinstance(block, (cst.Module, cst.IndentedBlock)):
             return []
         body = list(block.body)
-        uses = sorted(ctx.uses_of(target), key=lambda n: (ctx.start(n).line, ctx.start(n).column))
+        uses = sorted(ctx.uses_of(target), key=ctx.source_order)
         position = body.index(statement)
         folded = []
         for use in uses:
