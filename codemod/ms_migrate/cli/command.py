@@ -20,10 +20,10 @@ from rich.console import Console
 from ms_migrate import __version__
 from ms_migrate.cli import report
 from ms_migrate.core.discovery import discover, out_path, relative_to_cwd
-from ms_migrate.core.engine import FileResult, migrate_file, migrate_source
+from ms_migrate.core.engine import FileResult, internal_error_message, migrate_file, migrate_source
 from ms_migrate.core.findings import make_finding
 from ms_migrate.core.options import Options
-from ms_migrate.core.engine_checks import READ_ERROR
+from ms_migrate.core.engine_checks import INTERNAL_ERROR, READ_ERROR
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 PARALLEL_THRESHOLD = 32  # files before a process pool pays for its start-up
@@ -201,8 +201,15 @@ def _migrate_all(
 
 
 def _work(item: Tuple[Path, Optional[Path], Options]) -> FileResult:
+    """One file; whatever happens in it stays a finding on it, and the run goes on."""
     file, write_to, options = item
-    return migrate_file(file, write_to=write_to, options=options)
+    try:
+        return migrate_file(file, write_to=write_to, options=options)
+    except Exception as exc:
+        message = internal_error_message(exc)
+        result = FileResult(path=str(file), source=b"", output=b"", error=message)
+        result.findings.append(make_finding(INTERNAL_ERROR, message, 1, 1))
+        return result
 
 
 def _progress(total: int) -> Callable[[Optional[FileResult]], None]:

@@ -7,7 +7,9 @@ import ast
 import io
 import os
 import stat
+import sys
 import tempfile
+import threading
 import tokenize
 import traceback
 from collections import Counter
@@ -22,7 +24,7 @@ from ms_migrate.core.edits import apply_edits
 from ms_migrate.core.findings import Finding, make_finding
 from ms_migrate.core.options import DEFAULT, Options
 from ms_migrate.rules.registry import RULES
-from ms_migrate.core.engine_checks import INTERNAL_ERROR, READ_ERROR, SYNTAX_ERROR
+from ms_migrate.core.engine_checks import INTERNAL_ERROR, READ_ERROR, SYNTAX_ERROR, TOO_DEEP
 
 # A file that holds none of these bytes cannot reach torch.optim: it is never parsed.
 TRIGGERS = (b"optim",)
@@ -61,6 +63,14 @@ def may_need_migration(source: bytes) -> bool:
     return any(trigger in source for trigger in TRIGGERS)
 
 
+# Deeply nested code (hundreds of `elif`s or `+` terms, lists nested 150 deep) recurses deeper
+# than Python's default limit in LibCST. Such a file is migrated again on a thread with a big
+# stack and a matching recursion limit (about 10 kB of C stack per Python frame), one at a time.
+DEEP_STACK_BYTES = 512 * 1024 * 1024
+DEEP_RECURSION_LIMIT = 50_000
+_DEEP_LOCK = threading.Lock()
+
+
 def migrate_source(
     source: Union[bytes, str], path: str = "<string>", options: Options = DEFAULT
 ) -> FileResult:
@@ -68,6 +78,56 @@ def migrate_source(
     failures become error findings, and the output is then the input unchanged."""
     if isinstance(source, str):
         source = source.encode("utf-8")
+    try:
+        return _migrate_source(source, path, options)
+    except RecursionError:
+        pass
+    try:
+        return _on_deep_stack(lambda: _migrate_source(source, path, options))
+    except (RecursionError, MemoryError) as exc:
+        why = "RecursionError" if isinstance(exc, RecursionError) else "MemoryError"
+        message = (f"the code nests too deeply for ms-migrate ({why}); the file was left "
+                   "untouched: split the deepest expression or if/elif chain and run it again")
+        result = FileResult(path=path, source=source, output=source, error=message)
+        result.findings.append(make_finding(TOO_DEEP, message, 1, 1))
+        return result
+
+
+def _on_deep_stack(work):
+    """`work()` on a thread with a big stack and a high recursion limit; its exception, if any,
+    is raised here."""
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as exc:  # handed to the caller
+            outcome["error"] = exc
+
+    with _DEEP_LOCK:
+        old_stack = threading.stack_size()
+        old_limit = sys.getrecursionlimit()
+        try:
+            threading.stack_size(DEEP_STACK_BYTES)
+            thread = threading.Thread(target=run, name="ms-migrate-deep")
+            thread.start()
+        except (ValueError, RuntimeError, MemoryError) as exc:  # no such stack on this system
+            raise MemoryError(str(exc)) from None
+        finally:
+            threading.stack_size(old_stack)
+        # the limit is process-wide: raised only while the big-stack thread runs
+        sys.setrecursionlimit(max(old_limit, DEEP_RECURSION_LIMIT))
+        try:
+            thread.join()
+        finally:
+            sys.setrecursionlimit(old_limit)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def _migrate_source(source: bytes, path: str, options: Options) -> FileResult:
+    """One attempt; a RecursionError escapes so that the caller can retry on a deep stack."""
     result = FileResult(path=path, source=source, output=source)
     if not may_need_migration(source):
         return result
@@ -79,6 +139,8 @@ def migrate_source(
         result.findings.append(make_finding(SYNTAX_ERROR, f"syntax error: {message}", line, column))
         return result
     except Exception as exc:  # e.g. an unknown coding cookie
+        if _from_recursion(exc):
+            raise RecursionError("too deep") from None
         result.error = f"cannot decode: {exc}"
         result.findings.append(make_finding(READ_ERROR, f"cannot parse: {exc}", 1, 1))
         return result
@@ -98,11 +160,9 @@ def migrate_source(
         if output != source:
             cst.parse_module(output)  # the output must parse, or nothing is written
     except Exception as exc:
-        where = traceback.extract_tb(exc.__traceback__)[-1]
-        message = (
-            f"internal error ({type(exc).__name__}: {exc} at {Path(where.filename).name}:"
-            f"{where.lineno}); the file was left untouched"
-        )
+        if _from_recursion(exc):
+            raise RecursionError("too deep") from None
+        message = internal_error_message(exc)
         result.error = message
         result.findings = [make_finding(INTERNAL_ERROR, message, 1, 1)]
         return result
@@ -110,6 +170,36 @@ def migrate_source(
     result.findings = sorted(ctx.findings, key=Finding.sort_key)
     result.conversions = ctx.conversions
     return result
+
+
+def _from_recursion(exc: BaseException) -> bool:
+    """True for a RecursionError, or an error raised while one unwound (a `finally` in LibCST's
+    position provider turns it into a KeyError)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, RecursionError):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def internal_error_message(exc: BaseException) -> str:
+    """A one-line, bounded description of an unexpected exception (never the traceback: the
+    message of some exceptions embeds a whole syntax tree)."""
+    try:
+        text = str(exc)
+    except Exception:  # e.g. a RecursionError while printing a deep node
+        text = "<unprintable>"
+    text = " ".join(text.split())
+    if len(text) > 300:
+        text = text[:300] + "..."
+    try:
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        location = f" at {Path(where.filename).name}:{where.lineno}"
+    except Exception:
+        location = ""
+    return f"internal error ({type(exc).__name__}: {text}{location}); the file was left untouched"
 
 
 def _syntax_error(source: bytes, path: str, exc: cst.ParserSyntaxError):

@@ -15,4 +15,9 @@ READ_ERROR = Check(
     "MSM003", "read-error", "The file could not be read or written.", ERROR,
     "https://docs.python.org/3/library/os.html",
 )
-ENGINE_CHECKS = (SYNTAX_ERROR, INTERNAL_ERROR, READ_ERROR)
+TOO_DEEP = Check(
+    "MSM004", "too-deeply-nested",
+    "The code nests deeper than ms-migrate can follow even on a big stack; the file was left "
+    "untouched.", ERROR, "https://docs.python.org/3/library/sys.html#sys.setrecursionlimit",
+)
+ENGINE_CHECKS = (SYNTAX_ERROR, INTERNAL_ERROR, READ_ERROR, TOO_DEEP)

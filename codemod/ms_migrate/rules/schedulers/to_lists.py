@@ -195,6 +195,8 @@ class Schedulers(Rule):
         timing = formulas.Timing(
             per_epoch=job.timing.per_epoch, total=total, offset=job.timing.offset, steps_per_epoch=spe,
             nn=ctx.imports.ref("mindspore", "nn"), math=lambda: ctx.imports.module("math"), let=let,
+            index=_index_name(ctx, [job.call, *(c for c, p in self.children.items() if p is job.call),
+                                    job.base, *job.group_lrs]),
         )
         top = build(job.base, timing)
         if top is None:
@@ -489,6 +491,19 @@ def _check_unused_between(ctx, optimizer: cst.Name, block, start: int, end: int,
         if top is not None and top in between and top not in removed:
             raise formulas.Unsupported(f"{optimizer.value} is used before the data its schedule needs "
                                         "exists, so it cannot be built later; build the list first by hand")
+
+
+def _index_name(ctx: FileContext, values) -> str:
+    """The comprehension variable: `i`, unless a value put inside the comprehension reads a
+    name `i` (it would read the step index instead). Never `m`, the milestones' variable."""
+    read = {n.value for node in values for n in syntax.read_names(node)}
+    if "i" not in read:
+        return "i"
+    name, counter = "step_index", 1
+    while name in read or name in ctx.names_in_use:
+        counter += 1
+        name = f"step_index_{counter}"
+    return name
 
 
 def _assign(name: str, value: cst.BaseExpression) -> cst.SimpleStatementLine:
