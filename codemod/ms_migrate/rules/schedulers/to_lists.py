@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
 import libcst as cst
-from libcst.metadata import Assignment
+from libcst.metadata import Assignment, BuiltinAssignment
 
 from ms_migrate.core import params as P
 from ms_migrate.rules.schedulers import formulas
@@ -92,16 +92,26 @@ class Schedulers(Rule):
                 key = _binding(ctx, _optimizer_arg(call, name, entry))
                 if key is not None:
                     self.per_optimizer[key] = self.per_optimizer.get(key, 0) + 1
+        refused: Dict[cst.Call, str] = {}  # composite scheduler -> why it was not converted
         for call, (name, entry) in found:
             if call in self.children:
-                ctx.handled.add(call.func)
                 continue
             try:
                 self._convert(call, name, entry, sites)
             except formulas.Unsupported as why:
                 ctx.report(NOT_CONVERTED, call, f"{name} was not converted: {why}",
                            url=entry.get("url", DYNAMIC_LR))
+                refused[call] = name
             ctx.handled.add(call.func)
+        for call, (name, entry) in found:
+            if call in self.children:
+                parent = self.children[call]
+                if parent in refused:  # left in place: it gets its own finding, at its own line
+                    line = ctx.start(parent).line
+                    ctx.report(NOT_CONVERTED, call, f"{name} was not converted: it is part of the "
+                               f"{refused[parent]} at line {line}, which was not converted",
+                               url=entry.get("url", DYNAMIC_LR))
+                ctx.handled.add(call.func)
 
     def _convert(self, call: cst.Call, name: str, entry: Dict, sites: List[OptimizerSite]) -> None:
         """Check everything first (raising Unsupported), then build and record the edits."""
@@ -210,6 +220,7 @@ class Schedulers(Rule):
             group_names.append((value, group_name))
         statements = [_assign(spe_name, job.timing.updates_per_epoch)]
         statements += [_assign(n, e) for n, e in preamble + lists]
+        _check_builtins(ctx, statements, job.opt_statement)
         how = "once per epoch" if job.timing.per_epoch else "after every optimizer update"
         note = f"# ms-migrate: {job.name} stepped {how}, as a per-step learning-rate list"
         statements[0] = statements[0].with_changes(
@@ -491,6 +502,23 @@ def _check_unused_between(ctx, optimizer: cst.Name, block, start: int, end: int,
         if top is not None and top in between and top not in removed:
             raise formulas.Unsupported(f"{optimizer.value} is used before the data its schedule needs "
                                         "exists, so it cannot be built later; build the list first by hand")
+
+
+# Builtins the emitted lists call (len, min, max, sum, range, float, ...).
+_BUILTINS_USED = frozenset({"len", "float", "int", "min", "max", "sum", "range", "list", "tuple", "map"})
+
+
+def _check_builtins(ctx: FileContext, statements, at: cst.CSTNode) -> None:
+    """Refuse when the file rebinds a builtin the lists call, where they go (`max = 5`, a
+    parameter named `len`): the list would call the file's value instead."""
+    scope = ctx.scope(at)
+    if scope is None:
+        return
+    read = {n.value for statement in statements for n in syntax.read_names(statement)}
+    for name in sorted(read & _BUILTINS_USED):
+        if any(not isinstance(a, BuiltinAssignment) for a in scope[name]):
+            raise formulas.Unsupported(f"this file binds the name `{name}`, which the learning-rate "
+                                        f"list calls as Python's builtin; rename it or build the list by hand")
 
 
 def _index_name(ctx: FileContext, values) -> str:
