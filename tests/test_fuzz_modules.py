@@ -1,0 +1,163 @@
+"""Fuzz layer (issue 10): generated and mutated modules never make the tool fail.
+
+For every input, which is valid Python: no internal error (MSM002) and no too-deep finding
+(MSM004), the output compiles, a second run changes nothing (also with --annotate), and a file
+without torch comes out byte for byte as it went in. Inputs:
+
+- every fixture input under fixtures/, wrapped (def, decorated def, class, method, if/with/try/
+  for blocks, ...) and re-spaced (tabs, two-space indents, CRLF, comment lines and trailing
+  comments, blank and whitespace-only lines, `pass;` in front of statements, a header), both
+  one fixed combination per fixture and random combinations;
+- hypothesmith modules, from the grammar and from LibCST's node tree, alone (with a comment that
+  makes the tool parse them) and placed before or after a fixture.
+
+Bounded for CI: hypothesis is derandomized (the same examples on every run), without a
+database, with a fixed number of examples per test (about a minute in all on a slow machine).
+MS_MIGRATE_FUZZ_SCALE=10 runs ten times more examples; MS_MIGRATE_FUZZ_RANDOM=1 draws new ones.
+A failing example found that way becomes an explicit case in tests/test_valid_code_never_crashes.py
+or in REGRESSIONS below.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Union
+
+import hypothesmith
+import libcst as cst
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from ms_migrate.core.engine import migrate_source
+from ms_migrate.core.options import Options
+from tests.fixture_cases import case_id, cases
+from tests.fuzz_mutations import MUTATIONS, TRIGGER_COMMENT, WRAPPERS, apply, is_valid
+
+SCALE = float(os.environ.get("MS_MIGRATE_FUZZ_SCALE", "1"))
+RANDOM = os.environ.get("MS_MIGRATE_FUZZ_RANDOM") == "1"
+
+FIXTURES = cases()
+SOURCES = {case_id(c): c.read_text(encoding="utf-8") for c in FIXTURES}
+NAMES = sorted(SOURCES)
+WRAPPER_NAMES = sorted(WRAPPERS)
+MUTATION_NAMES = sorted(MUTATIONS)
+
+
+def budget(examples: int):
+    return settings(
+        max_examples=max(1, int(examples * SCALE)),
+        deadline=None,
+        derandomize=not RANDOM,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        print_blob=True,
+    )
+
+
+INTERNAL = ("MSM002", "MSM004")
+
+
+def check(source: Union[str, bytes], annotate: bool = False) -> None:
+    """The fuzz properties, for one valid input."""
+    data = source.encode("utf-8") if isinstance(source, str) else source
+    options = Options(annotate=annotate)
+    result = migrate_source(data, "fuzz.py", options)
+    messages = [f"{f.code} {f.message}" for f in result.findings if f.code in INTERNAL]
+    assert not messages, messages
+    assert result.error is None, result.error
+    compile(result.output, "fuzz.py", "exec", dont_inherit=True)
+    lines = data.count(b"\n") + 1
+    assert all(1 <= f.line <= f.end_line <= lines for f in result.findings)
+    again = migrate_source(result.output, "fuzz.py", options)
+    assert again.error is None, again.error
+    assert again.output == result.output, "a second run changed the output"
+    if b"torch" not in data and not libcst_loses_bytes(data):
+        assert result.output == data, "a file without torch was changed"
+
+
+def libcst_loses_bytes(data: bytes) -> bool:
+    """LibCST's own round trip is lossy for a few layouts (whitespace-only lines at the end of
+    the file, form feeds, CR-only line ends): issue 11 owns those, so this layer does not
+    check byte identity there (found here first: `pass\\n\\n ` came out as `pass\\n `)."""
+    try:
+        return cst.parse_module(data).bytes != data
+    except Exception:
+        return False
+
+
+# ---- every fixture, wrapped and re-spaced: one fixed combination each ----------------------------
+
+def _fixed_steps(i: int):
+    """Fixture i gets a wrapper and a re-spacing, cycling through all of them."""
+    return [WRAPPER_NAMES[i % len(WRAPPER_NAMES)], MUTATION_NAMES[i % len(MUTATION_NAMES)]]
+
+
+FIXED = [(name, _fixed_steps(i)) for i, name in enumerate(NAMES)]
+
+
+@pytest.mark.parametrize("name, steps", FIXED, ids=[f"{n}-{'+'.join(s)}" for n, s in FIXED])
+def test_each_fixture_wrapped_and_respaced(name, steps):
+    # a step may not apply (a star import moved into a function): the first valid variant
+    variants = [apply(SOURCES[name], s) for s in (steps, steps[1:], steps[:1])]
+    source = next((v for v in variants if is_valid(v)), None)
+    assert source is not None, variants
+    check(source, annotate=steps[0] in ("method", "if_true", "try", "decorated_def"))
+
+
+# ---- random combinations --------------------------------------------------------------------------
+
+steps_strategy = st.lists(st.sampled_from(WRAPPER_NAMES + MUTATION_NAMES), min_size=1, max_size=4)
+
+
+@budget(40)
+@given(name=st.sampled_from(NAMES), steps=steps_strategy, annotate=st.booleans())
+def test_fixture_mutations(name, steps, annotate):
+    source = apply(SOURCES[name], steps)
+    assume(is_valid(source))
+    check(source, annotate)
+
+
+# ---- hypothesmith -----------------------------------------------------------------------------
+
+def _valid(strategy):
+    return strategy.filter(is_valid)
+
+
+@budget(25)
+@given(code=_valid(hypothesmith.from_grammar()))
+def test_generated_modules_without_torch_are_untouched(code):
+    check(TRIGGER_COMMENT + code)
+
+
+@budget(20)
+@given(code=_valid(hypothesmith.from_grammar()), name=st.sampled_from(NAMES), before=st.booleans())
+def test_generated_modules_around_torch_code(code, name, before):
+    code = code if code.endswith("\n") or not code else code + "\n"
+    source = code + SOURCES[name] if before else SOURCES[name] + code
+    assume(is_valid(source))
+    check(source, annotate=before)
+
+
+@budget(10)
+@given(code=_valid(hypothesmith.from_node()), name=st.sampled_from(NAMES))
+def test_libcst_generated_modules_with_torch_code(code, name):
+    code = code if code.endswith("\n") or not code else code + "\n"
+    check(TRIGGER_COMMENT + code)
+    source = SOURCES[name] + code
+    assume(is_valid(source))
+    check(source)
+
+
+# ---- what the fuzzer found, kept as explicit cases ---------------------------------------------------
+
+REGRESSIONS = [
+    # a whitespace-only last line: LibCST drops a byte (issue 11 fixes it; check() excuses it)
+    TRIGGER_COMMENT + "pass\n\n ",
+]
+
+
+@pytest.mark.parametrize("source", REGRESSIONS)
+def test_fuzz_regressions(source):
+    check(source)
+    check(source, annotate=True)
