@@ -7,15 +7,19 @@ import into a function)."""
 from __future__ import annotations
 
 import io
+import re
 import tokenize
+import warnings
 from typing import Callable, Dict, List, Set
 
 TRIGGER_COMMENT = "# optim (this comment makes ms-migrate parse the file)\n"
 
 
-def is_valid(source: str) -> bool:
+def is_valid(source) -> bool:
     try:
-        compile(source, "<fuzz>", "exec", dont_inherit=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. SyntaxWarning: invalid escape sequence
+            compile(source, "<fuzz>", "exec", dont_inherit=True)
     except (SyntaxError, ValueError):
         return False
     return True
@@ -177,7 +181,93 @@ def header(source: str) -> str:
     return "#!/usr/bin/env python\n# -*- coding: utf-8 -*-\n\"\"\"Fuzzed module.\"\"\"\n" + source
 
 
+# Every name ms-migrate may introduce (imports, list variables, the comprehension index).
+INTRODUCED = ("nn", "ops", "Tensor", "mstype", "dtype", "mindspore", "math", "py_math", "ms_nn", "ms_ops",
+              "steps_per_epoch", "lr_schedule", "lr_schedule_group", "i", "m", "step_index", "peak_step",
+              "initial_lr", "min_lr", "len", "float", "min", "max", "sum", "range")
+BUILTINS = ("len", "float", "min", "max", "sum", "range")
+
+
+def taken_names_local(source: str) -> str:
+    """A function at the end whose parameters and locals use every name the tool introduces."""
+    params = ", ".join(INTRODUCED[:12])
+    body = "".join(f"    {name} = None\n" for name in INTRODUCED[12:])
+    return _ensure_newline(source) + f"\n\ndef uses_the_names({params}):\n{body}    return nn\n"
+
+
+def taken_names_global(source: str) -> str:
+    """Module-level bindings, at the end, of the names the tool would import or create."""
+    names = [n for n in INTRODUCED if n not in BUILTINS]
+    return _ensure_newline(source) + "\n" + " = ".join(names) + " = None\n"
+
+
+def _ensure_newline(source: str) -> str:
+    return source if not source or source.endswith(("\n", "\r")) else source + "\n"
+
+
+def _assignments(source: str) -> Dict[int, int]:
+    """0-based line -> byte column where the value starts, for each `target = value` statement
+    that fills its line alone."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return {}
+    lines = source.splitlines()
+    found: Dict[int, int] = {}
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1 and node.lineno == node.end_lineno
+                and node.lineno <= len(lines)):
+            text = lines[node.lineno - 1].encode("utf-8")
+            if (text[: node.col_offset].strip() == b"" and text[node.end_col_offset:].strip() == b""
+                    and node.value.lineno == node.lineno):
+                found[node.lineno - 1] = node.value.col_offset
+    return found
+
+
+def _split_values(source: str, render: Callable[[str, str, str, str], str]) -> str:
+    where = _assignments(source)
+
+    def change(i: int, line: str) -> str:
+        if i not in where:
+            return line
+        body = line.rstrip("\r\n")
+        newline = line[len(body):] or "\n"
+        raw = body.encode("utf-8")
+        head = raw[: where[i]].decode("utf-8").rstrip()
+        if not head.endswith("="):
+            return line
+        indent = body[: len(body) - len(body.lstrip())]
+        return render(indent, head, raw[where[i]:].decode("utf-8").rstrip(), newline)
+    return _map_lines(source, change)
+
+
+def paren_values(source: str) -> str:
+    """`x = value` on one line becomes `x = (` / `    value` / `)`."""
+    return _split_values(source, lambda ind, head, value, nl: f"{head} ({nl}{ind}    {value}{nl}{ind}){nl}")
+
+
+def backslash_values(source: str) -> str:
+    """`x = value` on one line becomes `x = \\` / `        value`."""
+    return _split_values(source, lambda ind, head, value, nl: f"{head} \\{nl}{ind}        {value}{nl}")
+
+
+def unicode_text(source: str) -> str:
+    """Non-ASCII comments and strings (the output must keep the file's encoding)."""
+    text = "# données: café, naïve, Å\nlabel = 'naïve'\n"
+    if source.startswith(("from __future__", '"""', "'''")):
+        return _ensure_newline(source) + text
+    return text + source
+
+
 MUTATIONS: Dict[str, Callable[[str], str]] = {
+    "taken_names_local": taken_names_local,
+    "taken_names_global": taken_names_global,
+    "paren_values": paren_values,
+    "backslash_values": backslash_values,
+    "unicode_text": unicode_text,
+
     "tabs": tabs,
     "two_spaces": two_spaces,
     "crlf": crlf,

@@ -110,12 +110,27 @@ def test_each_fixture_wrapped_and_respaced(name, steps):
 steps_strategy = st.lists(st.sampled_from(WRAPPER_NAMES + MUTATION_NAMES), min_size=1, max_size=4)
 
 
-@budget(40)
-@given(name=st.sampled_from(NAMES), steps=steps_strategy, annotate=st.booleans())
-def test_fixture_mutations(name, steps, annotate):
+def encode(source: str, encoding: str) -> bytes:
+    """The file as saved in `encoding`: a coding cookie for latin-1, a BOM for utf-8-sig."""
+    if encoding == "latin-1":
+        return b"# -*- coding: latin-1 -*-\n" + source.encode("latin-1")
+    return source.encode(encoding)
+
+
+@budget(60)
+@given(name=st.sampled_from(NAMES), steps=steps_strategy, annotate=st.booleans(),
+       encoding=st.sampled_from(["utf-8", "utf-8", "latin-1", "utf-8-sig"]))
+def test_fixture_mutations(name, steps, annotate, encoding):
     source = apply(SOURCES[name], steps)
     assume(is_valid(source))
-    check(source, annotate)
+    if encoding != "utf-8" and source.startswith("from __future__"):
+        encoding = "utf-8"
+    data = encode(source, encoding)
+    check(data, annotate)
+    if encoding != "utf-8":  # the output keeps the file's encoding
+        out = migrate_source(data, "fuzz.py", Options(annotate=annotate)).output
+        assert out.startswith(data[:3] if encoding == "utf-8-sig" else b"# -*- coding: latin-1 -*-\n")
+        out.decode("utf-8" if encoding == "utf-8-sig" else "latin-1")
 
 
 # ---- hypothesmith -----------------------------------------------------------------------------
