@@ -261,7 +261,60 @@ def unicode_text(source: str) -> str:
     return text + source
 
 
+def split_brackets(source: str) -> str:
+    """A line break (and deeper indentation) after every opening bracket and every comma inside
+    brackets: calls, lists and arguments spread over lines, as formatters leave them."""
+    breaks: Dict[int, List[int]] = {}  # 0-based line -> columns after which to break
+    depth = 0
+    for token in _tokens(source):
+        if token.type != tokenize.OP:
+            continue
+        if token.string in "([{":
+            depth += 1
+            breaks.setdefault(token.end[0] - 1, []).append(token.end[1])
+        elif token.string in ")]}":
+            depth = max(0, depth - 1)
+        elif token.string == "," and depth > 0:
+            breaks.setdefault(token.end[0] - 1, []).append(token.end[1])
+
+    def change(i: int, line: str) -> str:
+        if i not in breaks:
+            return line
+        body = line.rstrip("\r\n")
+        newline = line[len(body):] or "\n"
+        indent = body[: len(body) - len(body.lstrip())] + "        "
+        pieces, last = [], 0
+        for column in sorted(breaks[i]):
+            pieces.append(body[last:column])
+            last = column
+        pieces.append(body[last:])
+        return (newline + indent).join(piece if k == 0 else piece.lstrip() for k, piece in enumerate(pieces)) + line[len(body):]
+    return _map_lines(source, change)
+
+
+_FROM_IMPORT = re.compile(r"^(\s*from\s+[\w.]+\s+import\s+)([\w, ]+?)\s*(\r?\n?)$")
+
+
+def paren_imports(source: str) -> str:
+    """`from m import a, b` becomes `from m import (` / `    a,  # a` / `    b,` / `)`."""
+    single = statement_lines(source) & line_ends(source)
+
+    def change(i: int, line: str) -> str:
+        match = _FROM_IMPORT.match(line) if i in single else None
+        if not match or "__future__" in line:
+            return line
+        head, names, newline = match.groups()
+        newline = newline or "\n"
+        indent = head[: len(head) - len(head.lstrip())]
+        items = [n.strip() for n in names.split(",") if n.strip()]
+        body = "".join(f"{indent}    {name},  # {name.split()[-1]}{newline}" for name in items)
+        return f"{head}({newline}{body}{indent}){newline}"
+    return _map_lines(source, change)
+
+
 MUTATIONS: Dict[str, Callable[[str], str]] = {
+    "paren_imports": paren_imports,
+    "split_brackets": split_brackets,
     "taken_names_local": taken_names_local,
     "taken_names_global": taken_names_global,
     "paren_values": paren_values,
