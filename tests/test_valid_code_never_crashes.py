@@ -253,7 +253,12 @@ def test_deep_nesting_is_migrated(name):
 def test_deep_nesting_beyond_any_stack_is_a_clean_finding(monkeypatch):
     # when even the big stack is not enough (here: no big stack at all), one short finding
     monkeypatch.setattr(engine, "_on_deep_stack", lambda work: work())
-    result = migrate_source(DEEP["elif_600"], "deep.py")
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)  # Python's default (importing MindSpore raises it to 10000)
+    try:
+        result = migrate_source(DEEP["elif_600"], "deep.py")
+    finally:
+        sys.setrecursionlimit(old)
     assert result.output == result.source and result.error
     [finding] = result.findings
     assert finding.code == "MSM004" and len(finding.message) < 200
