@@ -107,17 +107,17 @@ def _on_deep_stack(work):
     with _DEEP_LOCK:
         old_stack = threading.stack_size()
         old_limit = sys.getrecursionlimit()
-        try:
-            threading.stack_size(DEEP_STACK_BYTES)
-            thread = threading.Thread(target=run, name="ms-migrate-deep")
-            thread.start()
-        except (ValueError, RuntimeError, MemoryError) as exc:  # no such stack on this system
-            raise MemoryError(str(exc)) from None
-        finally:
-            threading.stack_size(old_stack)
         # the limit is process-wide: raised only while the big-stack thread runs
         sys.setrecursionlimit(max(old_limit, DEEP_RECURSION_LIMIT))
         try:
+            try:
+                threading.stack_size(DEEP_STACK_BYTES)
+                thread = threading.Thread(target=run, name="ms-migrate-deep", daemon=True)
+                thread.start()
+            except (ValueError, RuntimeError, MemoryError) as exc:  # no such stack on this system
+                raise MemoryError(str(exc)) from None
+            finally:
+                threading.stack_size(old_stack)
             thread.join()
         finally:
             sys.setrecursionlimit(old_limit)
