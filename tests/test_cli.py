@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from ms_migrate import __version__
 from ms_migrate.cli.command import main
+from ms_migrate.core.options import Options
 
 TORCH = b"import torch.optim as optim\n\noptimizer = optim.SGD(model.parameters(), lr=0.1)\n"
 MIGRATED = b"from mindspore import nn\n\noptimizer = nn.SGD(model.trainable_params(), learning_rate=0.1)\n"
@@ -83,7 +84,7 @@ def test_diff_is_git_applyable(tree):
 def test_findings_are_reported_with_positions(tree):
     (tree / "pkg" / "nadam.py").write_bytes(FLAGGED)
     result = run(["--check", "pkg"])
-    assert "pkg/nadam.py:3:13: MSM102 torch.optim.NAdam was left as it is" in result.output
+    assert "pkg/nadam.py:3:13: error: MSM102 torch.optim.NAdam was left as it is" in result.output
     assert result.exit_code == 1
 
 
@@ -177,9 +178,10 @@ def separate_streams_runner() -> CliRunner:
 
 
 def test_stdin_reports_findings_on_stderr():
-    result = separate_streams_runner().invoke(main, ["-", "--stdin-filename", "t.py"], input=FLAGGED)
+    result = separate_streams_runner().invoke(main, ["-", "--stdin-filename", "t.py", "--no-annotate"],
+                                              input=FLAGGED)
     assert result.stdout_bytes == FLAGGED
-    assert "t.py:3:13: MSM102" in result.stderr
+    assert "t.py:3:13: error: MSM102" in result.stderr
 
 
 def test_stdin_diff():
@@ -348,10 +350,10 @@ def test_progress_bar_on_a_terminal_stderr(tmp_path, monkeypatch):
         files.append(path)
     terminal = Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
-    results = cli._migrate_all(files, lambda f: None, annotate=False, jobs=1)
+    results = cli._migrate_all(files, lambda f: None, Options(), jobs=1)
     assert len(results) == 60
     assert "migrating" in terminal.getvalue()
     pipe = io.StringIO()
     monkeypatch.setattr(sys, "stderr", pipe)
-    cli._migrate_all(files, lambda f: None, annotate=False, jobs=1)
+    cli._migrate_all(files, lambda f: None, Options(), jobs=1)
     assert pipe.getvalue() == ""

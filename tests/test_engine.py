@@ -39,7 +39,7 @@ def test_output_that_does_not_parse_is_never_written(tmp_path, monkeypatch):
     class Unparseable:  # what a faulty rule could produce
         bytes = b"optimizer = nn.SGD(\n"
 
-    monkeypatch.setattr(engine, "apply_edits", lambda module, edits: Unparseable())
+    monkeypatch.setattr(engine, "apply_edits", lambda module, edits, *rest: Unparseable())
     result = migrate_file(target, write_to=target)
     assert result.error and "internal error" in result.error
     assert result.findings[0].code == "MSM002"

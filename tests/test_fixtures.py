@@ -31,9 +31,14 @@ def test_fixture_annotated_is_idempotent(case):
     once = migrate_source(case.read_bytes(), str(case), Options(annotate=True))
     twice = migrate_source(once.output, str(case), Options(annotate=True))
     assert twice.output == once.output
-    # every flagged line got its comment
+    # every warning and error got its marker, info findings none
     for finding in once.findings:
-        assert f"# ms-migrate: {finding.code} " in once.output.decode()
+        marked = f"# ms-migrate: {finding.code} " in once.output.decode()
+        blocking_code = any(f.code == finding.code and f.severity != "info" for f in once.findings)
+        assert marked == blocking_code, finding
+    # and each marker keeps its finding open on the next run (the rule's own, or the marker's)
+    blocking = {f.code for f in once.findings if f.severity != "info"}
+    assert {f.code for f in twice.findings if f.severity != "info"} == blocking
 
 
 def test_there_are_fixtures_for_every_area():

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, TextIO
+from typing import Dict, List, Optional, TextIO, Union
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from ms_migrate import __version__
-from ms_migrate.core.engine import FileResult, decode
+from ms_migrate.core.engine import FileResult
 from ms_migrate.core.findings import ERROR, WARNING
 from ms_migrate.rules.registry import all_checks
-
-JSON_VERSION = 1
-
 
 @dataclass
 class Summary:
@@ -61,44 +59,51 @@ class Summary:
 
 
 def finding_lines(result: FileResult, display_path: str) -> List[str]:
-    return [f"{display_path}:{f.line}:{f.column}: {f.code} {f.message}" for f in result.findings]
+    from ms_migrate.cli.formats import text
+
+    return text.lines(result.findings, display_path)
 
 
-def json_document(results: List[FileResult], paths: Dict[str, str], summary: Summary) -> str:
-    files = []
-    for result in results:
-        if not (result.changed or result.findings or result.error):
-            continue
-        files.append(
-            {
-                "path": paths[result.path],
-                "changed": result.changed,
-                "error": result.error,
-                "diagnostics": [f.to_json() for f in result.findings],
-            }
-        )
-    document = {"version": JSON_VERSION, "tool": {"name": "ms-migrate", "version": __version__},
-                "files": files, "summary": summary.to_json()}
-    return json.dumps(document, indent=2)
+def console(file: Optional[TextIO] = None, **options) -> Console:
+    """A rich console that prints text verbatim: no emoji codes (`:100:` in `main.py:100:7`
+    stays as it is), no markup (`[...]` in paths), no highlighting. Every report uses it."""
+    return Console(file=file, emoji=False, markup=False, highlight=False, soft_wrap=True, **options)
 
 
-def unified_diff(result: FileResult, display_path: str) -> str:
-    before = decode(result.source).splitlines(keepends=True)
-    after = decode(result.output).splitlines(keepends=True)
+def unified_diff(result: FileResult, display_path: str) -> bytes:
+    """A unified diff of the file's own bytes (its encoding, BOM and line endings), so that
+    `git apply` and `patch` take it whatever the file's encoding."""
+    before, after = _lines(result.source), _lines(result.output)
+    name = os.fsencode(display_path)
     lines = []
-    for line in difflib.unified_diff(before, after, f"a/{display_path}", f"b/{display_path}"):
-        if not line.endswith(("\n", "\r")):
-            line += "\n\\ No newline at end of file\n"
+    for line in difflib.diff_bytes(difflib.unified_diff, before, after, b"a/" + name, b"b/" + name):
+        if not line.endswith(b"\n"):
+            line += b"\n\\ No newline at end of file\n"
         lines.append(line)
-    return "".join(lines)
+    return b"".join(lines)
 
 
-def write_diff(text: str, out: TextIO, color: bool) -> None:
+def _lines(data: bytes) -> List[bytes]:
+    """Lines as git and patch see them: ended by \\n only (a CR-only file is one line)."""
+    lines = data.split(b"\n")
+    ends = [line + b"\n" for line in lines[:-1]]
+    return ends + [lines[-1]] if lines[-1] else ends
+
+
+def write_diff(diff: Union[bytes, str], out: TextIO, color: bool) -> None:
+    """Write a diff: its bytes as they are on a pipe, coloured lines on a terminal."""
     if not color:
-        out.write(text)
-        out.flush()
+        buffer = getattr(out, "buffer", None)
+        if isinstance(diff, bytes) and buffer is not None:
+            out.flush()
+            buffer.write(diff)
+            buffer.flush()
+        else:
+            out.write(diff if isinstance(diff, str) else diff.decode("utf-8", "replace"))
+            out.flush()
         return
-    console = Console(file=out, force_terminal=True, highlight=False, soft_wrap=True)
+    text = diff if isinstance(diff, str) else diff.decode("utf-8", "replace")
+    terminal = console(out, force_terminal=True)
     for line in text.splitlines():
         style = None
         if line.startswith(("+++", "---")):
@@ -109,7 +114,7 @@ def write_diff(text: str, out: TextIO, color: bool) -> None:
             style = "red"
         elif line.startswith("@@"):
             style = "cyan"
-        console.print(Text(line, style=style or ""))
+        terminal.print(Text(line, style=style or ""))
 
 
 def summary_table(summary: Summary, console: Console, mode: str) -> None:
@@ -151,11 +156,24 @@ def rules_table(console: Console, as_json: bool, out: Optional[TextIO] = None) -
         ]
         (out or console.file).write(json.dumps(data, indent=2) + "\n")
         return
-    table = Table(show_header=True, show_lines=False)
-    for column in ("code", "name", "severity", "summary", "docs"):
-        table.add_column(column, overflow="fold")
+    if not console.is_terminal:  # piped: one tab-separated line per code, URLs never wrapped
+        write = (out or console.file).write
+        for code, name, summary, url, checks in rows:
+            write("\t".join((code, name, "", summary, url)) + "\n")
+            for c in checks:
+                write("\t".join((c.code, c.name, c.severity, c.summary, c.url)) + "\n")
+        return
+    # a terminal: one entry per code, the URL on its own line, printed whole (soft-wrapped by
+    # the terminal, never broken by us)
+    styles = {"error": "bold red", "warning": "bold yellow", "info": "bold cyan"}
     for code, name, summary, url, checks in rows:
-        table.add_row(Text(code, style="bold"), Text(name, style="bold"), "", summary, url)
+        console.print(Text.assemble((f"{code} {name}", "bold underline")), soft_wrap=True)
+        console.print(Text(f"    {summary}"), soft_wrap=True)
+        if url:
+            console.print(Text(f"    {url}"), soft_wrap=True)
         for c in checks:
-            table.add_row("  " + c.code, "  " + c.name, c.severity, c.summary, c.url)
-    console.print(table)
+            console.print(Text.assemble(("  " + c.code, "bold"), f" {c.name} ", (c.severity, styles.get(c.severity, ""))),
+                          soft_wrap=True)
+            console.print(Text(f"      {c.summary}"), soft_wrap=True)
+            if c.url:
+                console.print(Text(f"      {c.url}"), soft_wrap=True)

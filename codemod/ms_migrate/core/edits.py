@@ -9,8 +9,8 @@ optimizer rule rewrites) without either losing the other's change.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from typing import Callable, Dict, List, Optional, Set, Tuple, Union
+from collections import Counter, defaultdict
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 import libcst as cst
 
@@ -66,42 +66,162 @@ class Edits:
         return bool(self.replacements or self.removed or self.before or self.after or self.comments or self.moved)
 
 
-def apply_edits(module: cst.Module, edits: Edits) -> cst.Module:
+def apply_edits(
+    module: cst.Module, edits: Edits, parents: Optional[Dict[cst.CSTNode, cst.CSTNode]] = None
+) -> cst.Module:
+    """The module with every edit applied. With the original tree's `parents`, only the
+    subtrees holding an edit are rebuilt (a big file with a few edits costs a few statements)."""
     if not edits:
         return module
-    return module.visit(_Applier(edits))
+    needed: Optional[Set[cst.CSTNode]] = None
+    if parents is not None:
+        needed = set()
+        for keys in (edits.replacements, edits.removed, edits.before, edits.after,
+                     edits.comments, edits.moved):
+            for node in keys:
+                while node not in needed:
+                    needed.add(node)
+                    parent = parents.get(node)
+                    if parent is None:
+                        if node is not module:  # an edit the parents map cannot place
+                            return module.visit(_Applier(edits))
+                        break
+                    node = parent
+    return module.visit(_Applier(edits, needed))
 
 
 _PASS = cst.SimpleStatementLine(body=[cst.Pass()])
 
 
 class _Applier(cst.CSTTransformer):
-    def __init__(self, edits: Edits) -> None:
+    """Applies the edits bottom-up. Comments are never lost: a comment inside a removed or
+    rebuilt statement that the result no longer holds moves above the statement replacing it,
+    or, for a removed statement, above the next surviving statement of its block (at the end
+    of the block: into the block's footer, or above the `pass` that keeps an emptied block)."""
+
+    def __init__(self, edits: Edits, needed: Optional[Set[cst.CSTNode]] = None) -> None:
         super().__init__()
         self.edits = edits
+        self.needed = needed  # nodes holding an edit (None: unknown, visit everything)
         self.captured: Dict[cst.CSTNode, cst.CSTNode] = {}
+        self.pending: List[List[str]] = [[]]  # per enclosing block: comments of removed statements
+        self.touched: List[bool] = []  # per node on the path: an edit applied in its subtree
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        self.touched.append(False)
+        if isinstance(node, (cst.Module, cst.IndentedBlock)):
+            self.pending.append([])
+        if self.needed is not None and node not in self.needed:
+            return False  # no edit below: keep the subtree as it is
+        return super().on_visit(node)
 
     def on_leave(self, original_node, updated_node):  # type: ignore[override]
+        touched = self.touched.pop()
         edits = self.edits
+        edited = (original_node in edits.replacements or original_node in edits.removed
+                  or original_node in edits.moved)
+        if (touched or edited) and self.touched:
+            self.touched[-1] = True
         for new in edits.replacements.get(original_node, ()):
             updated_node = new(updated_node) if callable(new) else new
         if original_node in edits.comments:
             updated_node = _with_comments(updated_node, edits.comments[original_node])
+        if isinstance(original_node, (cst.Module, cst.IndentedBlock)):
+            updated_node = _settle(updated_node, self.pending.pop())
         if isinstance(updated_node, cst.IndentedBlock) and not updated_node.body:
             updated_node = updated_node.with_changes(body=[_PASS])
+        if not isinstance(original_node, cst.BaseStatement):
+            return updated_node
+        if isinstance(updated_node, cst.FlattenSentinel):
+            produced = list(updated_node.nodes)
+        elif isinstance(updated_node, cst.RemovalSentinel):
+            produced = []
+        else:
+            produced = [updated_node]
+        removed = original_node in edits.removed or not produced
+        lost: List[str] = []
+        if (touched or edited) and original_node not in edits.moved:
+            lost = _missing(original_node, () if removed else produced)
         before = edits.before.get(original_node, [])
         after = [self.captured.pop(a.node) if isinstance(a, Moved) else a
                  for a in edits.after.get(original_node, [])]
         if original_node in edits.moved:
             kept = [line for line in updated_node.leading_lines if line.comment is not None]
             self.captured[original_node] = updated_node.with_changes(leading_lines=kept)
-            return cst.FlattenSentinel([*before, *after]) if (before or after) else cst.RemovalSentinel.REMOVE
-        if original_node in edits.removed:
+            return self._emit([*before, *after], [])
+        if removed:  # what was inserted around it replaces it, comments included
             kept = [*before, *after]
-            return cst.FlattenSentinel(kept) if kept else cst.RemovalSentinel.REMOVE
-        if before or after:
-            return cst.FlattenSentinel([*before, updated_node, *after])
-        return updated_node
+            if kept:
+                # (an insertion may carry the comments already, e.g. a new import taking the
+                # removed one's place and leading lines)
+                kept[0] = _with_lost(kept[0], _missing(original_node, kept) if lost else [])
+            return self._emit(kept, lost)
+        produced[0] = _with_lost(produced[0], lost)
+        return self._emit([*before, *produced, *after], [])
+
+    def _emit(self, statements: List[cst.CSTNode], lost: List[str]):
+        """The statements that take an original statement's place; comments waiting from
+        removed statements above (and `lost`, when nothing survives) go above the first."""
+        pending = self.pending[-1]
+        if not statements:
+            pending.extend(lost)
+            return cst.RemovalSentinel.REMOVE
+        if pending:
+            statements[0] = _with_lost(statements[0], pending, above_blanks=False)
+            pending.clear()
+        return cst.FlattenSentinel(statements) if len(statements) > 1 else statements[0]
+
+
+class _Comments(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.found: List[str] = []
+
+    def visit_Comment(self, node: cst.Comment) -> None:
+        self.found.append(node.value)
+
+
+def _comments(node: cst.CSTNode) -> List[str]:
+    visitor = _Comments()
+    node.visit(visitor)
+    return visitor.found
+
+
+def _missing(original: cst.CSTNode, results: Sequence[cst.CSTNode]) -> List[str]:
+    """Comments of `original` that `results` no longer hold, in their original order."""
+    left = Counter(c for node in results for c in _comments(node))
+    missing = []
+    for comment in _comments(original):
+        if left[comment]:
+            left[comment] -= 1
+        else:
+            missing.append(comment)
+    return missing
+
+
+def _with_lost(node: cst.CSTNode, comments: List[str], above_blanks: bool = True) -> cst.CSTNode:
+    """`node` with `comments` as own-line comments above it: right above the statement, or
+    (`above_blanks=False`, comments from removed statements above) after its blank lines."""
+    if not comments or not hasattr(node, "leading_lines"):
+        return node
+    lines = [cst.EmptyLine(indent=True, comment=cst.Comment(c)) for c in comments]
+    leading = list(node.leading_lines)
+    if above_blanks:
+        return node.with_changes(leading_lines=[*leading, *lines])
+    blanks = 0
+    while blanks < len(leading) and leading[blanks].comment is None:
+        blanks += 1
+    return node.with_changes(leading_lines=[*leading[:blanks], *lines, *leading[blanks:]])
+
+
+def _settle(block: cst.CSTNode, pending: List[str]) -> cst.CSTNode:
+    """Comments of removed statements at the end of a block: above the `pass` an emptied block
+    gets, else in the block's footer (where they were)."""
+    if not pending:
+        return block
+    lines = [cst.EmptyLine(indent=True, comment=cst.Comment(c)) for c in pending]
+    if isinstance(block, cst.IndentedBlock) and not block.body:
+        return block.with_changes(body=[_PASS.with_changes(leading_lines=lines)])
+    return block.with_changes(footer=[*lines, *block.footer])
 
 
 def _with_comments(node: cst.CSTNode, entries: List[Tuple[str, str]]) -> cst.CSTNode:

@@ -13,21 +13,27 @@ import threading
 import tokenize
 import traceback
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import List, Optional, Union
 
 import libcst as cst
 
+from ms_migrate.core import review
 from ms_migrate.core.context import FileContext
 from ms_migrate.core.edits import apply_edits
 from ms_migrate.core.findings import Finding, make_finding
 from ms_migrate.core.options import DEFAULT, Options
 from ms_migrate.rules.registry import RULES
-from ms_migrate.core.engine_checks import INTERNAL_ERROR, READ_ERROR, SYNTAX_ERROR, TOO_DEEP
+from ms_migrate.core.engine_checks import (
+    INTERNAL_ERROR, LOSSY_ROUND_TRIP, NOT_REGULAR, READ_ERROR, SYNTAX_ERROR, TOO_DEEP, TOO_LARGE,
+)
+from ms_migrate.core.roundtrip import splice
+from ms_migrate.core.writing import critical
 
-# A file that holds none of these bytes cannot reach torch.optim: it is never parsed.
-TRIGGERS = (b"optim",)
+# A file that holds none of these bytes cannot reach torch.optim and holds no marker or
+# suppression comment (`# ms-migrate: ...`): it is never parsed.
+TRIGGERS = (b"optim", b"ms-migrate:")
 
 
 @dataclass
@@ -39,6 +45,7 @@ class FileResult:
     conversions: Counter = field(default_factory=Counter)
     error: Optional[str] = None
     parsed: bool = False
+    copied_unchanged: bool = False  # --out-dir: failed, and its original bytes were copied
 
     @property
     def changed(self) -> bool:
@@ -131,6 +138,12 @@ def _migrate_source(source: bytes, path: str, options: Options) -> FileResult:
     result = FileResult(path=path, source=source, output=source)
     if not may_need_migration(source):
         return result
+    limit = options.max_file_size
+    if limit and len(source) > limit:
+        result.findings.append(make_finding(
+            TOO_LARGE, f"{len(source)} bytes, above the limit of {limit} (--max-file-size); "
+            "the file was skipped: raise the limit (0: none) to migrate it", 1, 1))
+        return result
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
@@ -150,13 +163,17 @@ def _migrate_source(source: bytes, path: str, options: Options) -> FileResult:
         for rule in RULES:
             rule().run(ctx)
         ctx.imports.finalize()
-        if options.annotate:
-            for finding, statement in ctx.flagged:
-                # once per code and statement: a later run may word the same finding differently
-                key = f"ms-migrate: {finding.code} "
-                ctx.edits.comment(statement, key + finding.message, key=key)
-        new_module = apply_edits(ctx.module, ctx.edits)
-        output = new_module.bytes
+        findings = review.settle(ctx, source, decode, options)  # may add marker edits
+        if ctx.edits:
+            # LibCST's rendering loses a few bytes in some files: splice the edited lines into
+            # the original bytes instead of writing its rendering of the whole file
+            output = splice(source, ctx.module.bytes, apply_edits(ctx.module, ctx.edits, ctx.parents).bytes)
+        else:
+            output = source  # nothing to migrate: the file stays byte for byte as it is
+        if output is None:
+            result.error = "LibCST cannot reproduce this file's bytes; the file was left untouched"
+            result.findings = [make_finding(LOSSY_ROUND_TRIP, result.error, 1, 1)]
+            return result
         if output != source:
             cst.parse_module(output)  # the output must parse, or nothing is written
     except Exception as exc:
@@ -167,7 +184,7 @@ def _migrate_source(source: bytes, path: str, options: Options) -> FileResult:
         result.findings = [make_finding(INTERNAL_ERROR, message, 1, 1)]
         return result
     result.output = output
-    result.findings = sorted(ctx.findings, key=Finding.sort_key)
+    result.findings = findings
     result.conversions = ctx.conversions
     return result
 
@@ -221,14 +238,34 @@ def migrate_file(
     (write_to may be the file itself); an untouched file is never rewritten."""
     path = Path(path)
     try:
-        source = path.read_bytes()
+        source = read_regular(path)
+    except NotRegular as exc:
+        result = FileResult(path=str(path), source=b"", output=b"")
+        result.findings.append(make_finding(NOT_REGULAR, f"not a regular file ({exc}): not read", 1, 1))
+        return result
     except OSError as exc:
         result = FileResult(path=str(path), source=b"", output=b"", error=str(exc))
         result.findings.append(make_finding(READ_ERROR, f"cannot read: {exc.strerror or exc}", 1, 1))
         return result
     result = migrate_source(source, str(path), options)
-    if write_to is not None and result.error is None:
-        same_file = write_to.resolve() == path.resolve()
+    if write_to is None:
+        return result
+    same_file = write_to.resolve() == path.resolve()
+    if result.error is not None and not same_file:
+        # --out-dir: a file that failed goes to the out tree unchanged, so the tree is complete
+        try:
+            atomic_write(write_to, source, like=path)
+        except OSError as exc:
+            result.findings.append(
+                make_finding(READ_ERROR, f"cannot write {write_to}: {exc.strerror or exc}", 1, 1))
+        else:
+            result.copied_unchanged = True
+            result.findings = [
+                replace(f, message=f"{f.message}; copied unchanged to {write_to}")
+                if f.severity == "error" else f for f in result.findings
+            ]
+        return result
+    if result.error is None:
         if result.changed or not same_file:
             try:
                 atomic_write(write_to, result.output, like=path)
@@ -241,7 +278,10 @@ def migrate_file(
 
 
 def atomic_write(target: Path, data: bytes, like: Optional[Path] = None) -> None:
-    """Write via a temp file in the same folder and os.replace, keeping the file mode."""
+    """Write via a temp file in the same folder and os.replace, keeping the file mode. A
+    symbolic link stays a link: the file it points to is written."""
+    if target.is_symlink():
+        target = Path(os.path.realpath(target))
     target.parent.mkdir(parents=True, exist_ok=True)
     # A file without its owner's write bit is read-only on purpose, even for root.
     if target.exists() and not (target.stat().st_mode & stat.S_IWUSR and os.access(target, os.W_OK)):
@@ -251,18 +291,38 @@ def atomic_write(target: Path, data: bytes, like: Optional[Path] = None) -> None
         if candidate is not None and candidate.exists():
             mode = candidate.stat().st_mode & 0o7777
             break
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".ms-migrate", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
+    with critical():  # a signal waits until the file is whole and the temp file gone
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".ms-migrate", dir=target.parent)
         try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            if mode is not None:
+                os.chmod(tmp, mode)
+            os.replace(tmp, target)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+
+
+class NotRegular(Exception):
+    """The path is a FIFO, socket, device or folder: reading it could block forever."""
+
+
+def read_regular(path: Path) -> bytes:
+    """The bytes of a regular file. The file is opened without blocking (a FIFO with no
+    writer would hang a plain open) and checked before anything is read."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a FIFO" if stat.S_ISFIFO(info.st_mode) else "a folder" if stat.S_ISDIR(info.st_mode) else "a special file"
+            raise NotRegular(kind)
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            return fh.read()
+    finally:
+        os.close(fd)

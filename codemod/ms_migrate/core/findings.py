@@ -12,8 +12,10 @@ INFO = "info"
 SEVERITIES = (ERROR, WARNING, INFO)
 
 MS_DOCS = "https://www.mindspore.cn/docs/en/r2.10.0"
+# The project's own page (README and issue tracker links): where MSM0xx findings point.
+PROJECT_URL = "https://pypi.org/project/ms-migrate/"
 MIGRATION_GUIDE = (
-    "https://www.mindspore.cn/docs/en/r2.4.10/migration_guide/model_development/"
+    "https://www.mindspore.cn/docs/en/r2.10.0/migration_guide/model_development/"
     "learning_rate_and_optimizer.html"
 )
 

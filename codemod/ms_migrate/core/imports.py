@@ -108,8 +108,30 @@ class ImportPlanner:
     # ---- final edits ----------------------------------------------------------------------
     def finalize(self) -> None:
         self._remove_unused_torch_imports()
+        self._one_alias_scheme()
         if self._added or self._modules:
             self._add_imports()
+
+    def _one_alias_scheme(self) -> None:
+        """One scheme per file: the plain MindSpore names (`nn`, `ops`, `Tensor`) when every one
+        the file needs is free, as in every other such file; `ms_` + the name for all of them as
+        soon as one is taken (`ms_nn`, `ms_ops`, ...), never a mix. A plain name handed out
+        earlier is free in the whole file, so every Name of it in the output is ours: the renaming
+        runs over the output only in that mixed case."""
+        plain = {key: local for key, local in self._added.items() if not local.startswith("ms_")}
+        if not plain or len(plain) == len(self._added):
+            return
+        taken = set(self.ctx.names_in_use) | set(self._added.values()) | set(self._fresh)
+        renames: Dict[str, str] = {}
+        for (mod, name), local in plain.items():
+            new, counter = f"ms_{name}", 1
+            while new in taken:
+                counter += 1
+                new = f"ms_{name}{counter}"
+            taken.add(new)
+            renames[local] = new
+            self._added[(mod, name)] = new
+        self.ctx.edits.replace(self.ctx.module, lambda m: m.visit(_Rename(renames)))
 
     def _add_imports(self) -> None:
         module = self.ctx.module
@@ -133,10 +155,23 @@ class ImportPlanner:
         anchor, after = _import_anchor(module)
         if anchor is None:
             self.ctx.edits.replace(module, lambda m: m.with_changes(body=[*statements, *m.body]))
-        elif after:
+            return
+        leading = list(getattr(anchor, "leading_lines", ()))
+        if after:
+            if anchor in self.ctx.edits.removed:  # the block's last import goes: keep its lines
+                statements[0] = statements[0].with_changes(leading_lines=leading)
             self.ctx.edits.insert_after(anchor, *statements)
-        else:
-            self.ctx.edits.insert_before(anchor, *statements)
+            return
+        # before the first statement: as many blank lines above the new block as above that
+        # statement, which keeps its own (or gets one)
+        blank = 0
+        while blank < len(leading) and leading[blank].comment is None:
+            blank += 1
+        statements[0] = statements[0].with_changes(leading_lines=leading[:blank])
+        self.ctx.edits.insert_before(anchor, *statements)
+        if not blank:
+            self.ctx.edits.replace(anchor, lambda n: n.with_changes(
+                leading_lines=[cst.EmptyLine(), *n.leading_lines]) if hasattr(n, "leading_lines") else n)
 
     def _remove_unused_torch_imports(self) -> None:
         scope = self._global_scope()
@@ -197,6 +232,30 @@ def _keep_layout(node: cst.CSTNode, remaining: List[cst.ImportAlias]) -> cst.CST
     return node.with_changes(names=keep)
 
 
+class _Rename(cst.CSTTransformer):
+    """Rename our own Name references (never attribute or keyword names, never imports)."""
+
+    def __init__(self, renames: Dict[str, str]) -> None:
+        super().__init__()
+        self.renames = renames
+
+    def visit_Import(self, node: cst.Import) -> bool:
+        return False
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        return False
+
+    def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> cst.Attribute:
+        return updated.with_changes(attr=original.attr)
+
+    def leave_Arg(self, original: cst.Arg, updated: cst.Arg) -> cst.Arg:
+        return updated.with_changes(keyword=original.keyword)
+
+    def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.Name:
+        new = self.renames.get(updated.value)
+        return updated.with_changes(value=new) if new else updated
+
+
 def _alias_for(node: cst.CSTNode, bound: str) -> Optional[cst.ImportAlias]:
     if not isinstance(node, (cst.Import, cst.ImportFrom)) or isinstance(node.names, cst.ImportStar):
         return None
@@ -249,18 +308,18 @@ def _is_docstring(statement: cst.CSTNode) -> bool:
 
 
 def _import_anchor(module: cst.Module) -> Tuple[Optional[cst.CSTNode], bool]:
-    """Where new imports go: after the first block of imports at the top of the module, or
-    before the first statement that is neither a docstring nor a `__future__` import."""
+    """Where new imports go: after the last import of the module's first block of top-level
+    imports (`__future__` imports included; blank lines and comments between imports do not end
+    a block, other statements do), or, without imports, before the first statement that is not
+    the docstring. The shebang and coding comments stay in the module header, above."""
     body = list(module.body)
-    i = 0
-    if body and _is_docstring(body[0]):
-        i = 1
-    last_import = None
-    while i < len(body) and _is_import_line(body[i]):
-        last_import = body[i]
-        i += 1
-    if last_import is not None:
-        return last_import, True
+    i = 1 if body and _is_docstring(body[0]) else 0
+    start = next((j for j in range(i, len(body)) if _is_import_line(body[j])), None)
+    if start is not None:
+        end = start
+        while end + 1 < len(body) and _is_import_line(body[end + 1]):
+            end += 1
+        return body[end], True
     if i < len(body):
         return body[i], False
     return (body[-1], True) if body else (None, False)

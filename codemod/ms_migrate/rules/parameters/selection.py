@@ -47,7 +47,7 @@ from ms_migrate.core.context import FileContext
 from ms_migrate.core.findings import MIGRATION_GUIDE, WARNING, Check
 from ms_migrate.rules.base import Rule
 
-NAMES_URL = "https://www.mindspore.cn/docs/en/r2.4.10/note/api_mapping/pytorch_diff/Optimizer.html"
+NAMES_URL = "https://www.mindspore.cn/docs/en/r2.10.0/api_python/nn/mindspore.nn.Optimizer.html"
 
 NAME_LITERAL = Check(
     "MSM201", "parameter-name-differs",

@@ -154,7 +154,8 @@ class Schedulers(Rule):
         scheduler = assign.targets[0].target
         steps, last_lr, others = _scheduler_uses(ctx, scheduler)
         if len(steps) != 1:
-            how = "never called" if not steps else f"called in {len(steps)} places (or with arguments)"
+            lines = ", ".join(str(ctx.start(step).line) for step in steps if step is not None)
+            how = "never called" if not steps else f"called in {len(steps)} places (or with arguments: lines {lines})"
             raise formulas.Unsupported(f"{scheduler.value}.step() is {how}; ms-migrate follows "
                                         "exactly one argument-free call")
         base = site.lr if site.lr is not None else syntax.value_expr(site.entry["torch_defaults"]["lr"])
@@ -170,15 +171,14 @@ class Schedulers(Rule):
         job.opt_statement = ctx.statement_of(job.site.call)
         if ctx.parent(job.opt_statement) is not block or block.body.index(job.opt_statement) > position:
             raise formulas.Unsupported("the optimizer is not built in the block that holds the training loop")
-        needed = _needed_position(
-            ctx, block, position,
-            [job.timing.updates_per_epoch, job.timing.epochs, job.base, *job.args.values(), *job.group_lrs],
-            ignore={job.optimizer.value},
-        )
+        needed_nodes = [job.timing.updates_per_epoch, job.timing.epochs, job.base, *job.args.values(),
+                        *job.group_lrs]
+        needed = _needed_position(ctx, block, position, needed_nodes, ignore={job.optimizer.value})
         opt_index = block.body.index(job.opt_statement)
         if needed < opt_index:
             return
-        _check_unused_between(ctx, job.site.target, block, opt_index, needed, job.removed)
+        _check_unused_between(ctx, job.site.target, block, opt_index, needed, job.removed,
+                              _needs(ctx, needed_nodes, _needed_position.name))
         if any(ctx.statement_of(value) is not job.opt_statement for value in job.group_lrs):
             raise formulas.Unsupported("a parameter group with its own lr is built before the "
                                         "data its schedule needs; build the groups after it")
@@ -444,9 +444,16 @@ def _scheduler_uses(ctx: FileContext, scheduler: cst.Name):
             if attribute.attr.value == "step":
                 steps.append(call)  # step(epoch) or step(metric): counted, so it is refused
         else:
-            raise formulas.Unsupported(f"{scheduler.value} is passed on or used as a value; ms-migrate "
-                                        "cannot follow it")
+            raise formulas.Unsupported(f"{scheduler.value} is passed on or used as a value at line "
+                                        f"{ctx.start(use).line} (`{_first_line(ctx, ctx.statement_of(use))}`); "
+                                        "ms-migrate cannot follow it")
     return steps, last_lr, [o for o in others if o.attr.value != "step"]
+
+
+def _first_line(ctx: FileContext, statement: cst.CSTNode) -> str:
+    lines = [line.strip() for line in ctx.code(statement).splitlines() if line.strip()
+             and not line.strip().startswith("#")]
+    return lines[0] if lines else ""
 
 
 def _group_lrs(site: OptimizerSite) -> List[cst.BaseExpression]:
@@ -465,11 +472,13 @@ def _block_position(ctx: FileContext, statement: cst.CSTNode):
 
 def _needed_position(ctx: FileContext, block, loop_position: int, nodes, ignore=()) -> int:
     """Index in `block` of the last statement binding a name the lists need (-1: none). The
-    optimizer's own name (inline children of SequentialLR mention it) is not needed."""
+    optimizer's own name (inline children of SequentialLR mention it) is not needed. The name
+    bound there is left in `_needed_position.name` for messages."""
     scope = ctx.scope(block.body[loop_position])
     body = list(block.body)
     needed = -1
-    for name in {n.value for node in nodes for n in syntax.read_names(node)} - set(ignore):
+    _needed_position.name = None  # type: ignore[attr-defined]
+    for name in sorted({n.value for node in nodes for n in syntax.read_names(node)} - set(ignore)):
         if scope is None:
             break
         for assignment in scope[name]:
@@ -480,9 +489,23 @@ def _needed_position(ctx: FileContext, block, loop_position: int, nodes, ignore=
                 continue
             index = body.index(top)
             if index >= loop_position:
-                raise formulas.Unsupported(f"{name} is only set inside or after the training loop")
-            needed = max(needed, index)
+                raise formulas.Unsupported(f"{name} is only set inside or after the training loop "
+                                            f"(line {ctx.start(top).line})")
+            if index > needed:
+                needed = index
+                _needed_position.name = (name, ctx.start(top).line)  # type: ignore[attr-defined]
     return needed
+
+
+def _needs(ctx: FileContext, nodes, bound) -> str:
+    """`len(train_loader)` (set at line 240): what the schedule reads that is set last."""
+    if bound is None:
+        return ""
+    name, line = bound
+    for node in nodes:
+        if node is not None and name in {n.value for n in syntax.read_names(node)}:
+            return f"`{ctx.code(node)}` ({name} is set at line {line})"
+    return f"`{name}` (set at line {line})"
 
 
 def _top_statement(ctx: FileContext, node: cst.CSTNode, block) -> Optional[cst.CSTNode]:
@@ -494,14 +517,23 @@ def _top_statement(ctx: FileContext, node: cst.CSTNode, block) -> Optional[cst.C
     return None
 
 
-def _check_unused_between(ctx, optimizer: cst.Name, block, start: int, end: int, removed) -> None:
+def _check_unused_between(ctx, optimizer: cst.Name, block, start: int, end: int, removed,
+                          needs: str = "") -> None:
+    """Refuse to move the optimizer down past a statement that uses it, naming that use (and
+    its line) and the data the schedule waits for (`needs`)."""
     body = list(block.body)
     between = body[start + 1:end + 1]
     for use in ctx.uses_of(optimizer):
         top = _top_statement(ctx, use, block)
         if top is not None and top in between and top not in removed:
-            raise formulas.Unsupported(f"{optimizer.value} is used before the data its schedule needs "
-                                        "exists, so it cannot be built later; build the list first by hand")
+            chain = use
+            while isinstance(ctx.parent(chain), cst.Attribute) and ctx.parent(chain).value is chain:
+                chain = ctx.parent(chain)
+            name = cst.helpers.get_full_name_for_node(optimizer) or "the optimizer"
+            raise formulas.Unsupported(
+                f"`{ctx.code(chain)}` (line {ctx.start(use).line}) uses {name} before {needs or 'the data its schedule needs'} "
+                f"exists, so {name} cannot be built after it; move that use below, or build the "
+                "per-step lr list by hand")
 
 
 # Builtins the emitted lists call (len, min, max, sum, range, float, ...).
