@@ -72,8 +72,9 @@ IMPORTS = [
 def test_removing_a_name_from_a_parenthesised_import(statement, left):
     source = "import torch\n" + statement + "import os\n" + USES
     out = migrate_ok(source)
-    assert out.startswith("import torch\n" + left + "import os\n"), out
-    assert "nn.SGD(" in out
+    # what is left of the import, in place (a removed name's comment may be kept above it)
+    assert ("\n" + left + "import os\n") in out, out
+    assert statement not in out and "nn.SGD(" in out
 
 
 # ---- a name the tool would introduce is taken --------------------------------------------------
@@ -209,14 +210,31 @@ ANNOTATED = [
 ]
 
 
+MARKED = [
+    # (code after the scheduler loop, the one-line text its marker must hold)
+    ("print((sched\n       ).last_epoch)\n", "MSM402 (sched ).last_epoch: "),
+    ("opt.param_groups[\n    0\n][\"lr\"] += 0.1\n", 'MSM303 opt.param_groups[ 0 ]["lr"] cannot'),
+    ("for g in (opt\n        ).param_groups:\n    g[\"momentum\"] = 0.5\n", "MSM303 (opt ).param_groups loop"),
+]
+SCHEDULED = ("sched = optim.lr_scheduler.StepLR(opt, 2)\nfor epoch in range(3):\n    for x in loader:\n"
+             "        opt.step()\n    sched.step()\n")
+
+
+@pytest.mark.parametrize("body, marker", MARKED)
+def test_annotate_markers_quoting_code_over_lines_are_one_line(body, marker):
+    source = "import torch\nfrom torch import optim\nopt = optim.SGD(model.parameters(), lr=0.1)\n" + SCHEDULED + body
+    out = migrate_ok(source, Options(annotate=True))
+    added = [line.strip() for line in out.splitlines() if "# ms-migrate: MSM" in line]
+    assert any(line.startswith("# ms-migrate: " + marker) for line in added), added
+
+
 @pytest.mark.parametrize("body", ANNOTATED)
-def test_annotate_comments_are_one_line(body):
+def test_messages_quoting_code_over_lines_are_one_line(body):
     source = "import torch\nfrom torch import optim\nopt = optim.SGD(model.parameters(), lr=0.1)\n" + body
     out = migrate_ok(source, Options(annotate=True))
-    added = [line for line in out.splitlines() if "# ms-migrate: MSM" in line]
-    assert added, out
-    for line in added:
-        assert line.lstrip().startswith("# ms-migrate: MSM")
+    for line in out.splitlines():
+        if "# ms-migrate: MSM" in line:
+            assert line.lstrip().startswith("# ms-migrate: MSM")
     # every finding message is one line, in the report too
     for finding in migrate_source(source, "case.py", Options(annotate=True)).findings:
         assert "\n" not in finding.message and "\r" not in finding.message
@@ -224,9 +242,9 @@ def test_annotate_comments_are_one_line(body):
 
 def test_annotate_on_a_crlf_file_with_a_multiline_flag():
     source = ("import torch\r\nfrom torch import optim\r\nopt = optim.SGD(model.parameters(), lr=0.1)\r\n"
-              "for x in loader:\r\n    (loss_a +\r\n     loss_b).backward()\r\n    opt.step()\r\n")
+              + SCHEDULED.replace("\n", "\r\n") + "print((sched\r\n       ).last_epoch)\r\n")
     out = migrate_ok(source, Options(annotate=True))
-    assert "\r\n    # ms-migrate: MSM106 (loss_a + loss_b).backward(): " in out
+    assert "\r\n# ms-migrate: MSM402 (sched ).last_epoch: " in out
     assert "\n" not in out.replace("\r\n", "")
 
 
@@ -294,7 +312,7 @@ def test_an_exception_escaping_the_engine_stays_on_its_file(tmp_path, monkeypatc
     monkeypatch.setattr(command, "migrate_file", flaky)
     result = CliRunner().invoke(main, [".", "-q"])
     assert result.exit_code == 2
-    assert "a.py:1:1: MSM002 internal error (RecursionError" in result.output
+    assert "a.py:1:1: error: MSM002 internal error (RecursionError" in result.output
     assert len(result.output) < 2000
     assert "nn.SGD" in (tmp_path / "b.py").read_text()
 
