@@ -22,11 +22,11 @@ from ms_migrate.cli import formats, report
 from ms_migrate.cli.formats import text
 from ms_migrate.core import config
 from ms_migrate.core.discovery import Selection, out_path, relative_to_cwd, select as select_files
-from ms_migrate.core.engine import FileResult, migrate_file, migrate_source, prescan_file
+from ms_migrate.core.engine import FileResult, internal_error_message, migrate_file, migrate_source, prescan_file
 from ms_migrate.core.findings import make_finding
 from ms_migrate.core import writing
 from ms_migrate.core.options import DEFAULT_MAX_FILE_SIZE, TARGETS, Options
-from ms_migrate.core.engine_checks import LINK_OUTSIDE, READ_ERROR
+from ms_migrate.core.engine_checks import INTERNAL_ERROR, LINK_OUTSIDE, READ_ERROR
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 # Bytes left for LibCST after the pre-scan before a process pool pays for its start-up (workers
@@ -437,10 +437,18 @@ def _chunks(pending: List[_Item], workers: int) -> List[List[_Item]]:
 
 
 def _work_chunk(chunk: List[_Item]) -> List[Tuple[int, FileResult]]:
-    return [
-        (index, migrate_file(file, write_to=write_to, options=options, prescanned=True).light())
-        for index, file, write_to, _, options in chunk
-    ]
+    return [(index, _work(file, write_to, options).light()) for index, file, write_to, _, options in chunk]
+
+
+def _work(file: Path, write_to: Optional[Path], options: Options) -> FileResult:
+    """One file; whatever happens in it stays a finding on it, and the run goes on."""
+    try:
+        return migrate_file(file, write_to=write_to, options=options, prescanned=True)
+    except Exception as exc:
+        message = internal_error_message(exc)
+        result = FileResult(path=str(file), source=b"", output=b"", error=message)
+        result.findings.append(make_finding(INTERNAL_ERROR, message, 1, 1))
+        return result
 
 
 def _progress(total: int) -> Callable[[Optional[FileResult]], None]:

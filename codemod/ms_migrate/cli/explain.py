@@ -53,6 +53,13 @@ EXPLANATIONS: Dict[str, Tuple[str, str, str]] = {
         "(the link and its target unchanged)",
         "Name the link or its target as a PATH to migrate the file it points to, or exclude it.",
     ),
+    "MSM014": (
+        "if a == 0:\n    pass\nelif a == 1:\n    pass\n... (thousands of elif, or an expression nested "
+        "thousands deep)",
+        "(unchanged)",
+        "Split the deepest if/elif chain or expression (a dict of handlers, a loop over terms), "
+        "then run ms-migrate again.",
+    ),
     "MSM101": (
         "optimizer = optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)",
         "optimizer = nn.Adam([{'params': model.trainable_params()}], learning_rate=1e-3, weight_decay=1e-4)",

@@ -137,6 +137,8 @@ class FileContext:
             return set()
         try:
             names = scope.get_qualified_names_for(node)
+        except RecursionError:
+            raise  # the engine retries the file on a deeper stack; never a silent "unknown"
         except Exception:
             return set()
         return {q.name for q in names if q.source is QualifiedNameSource.IMPORT}

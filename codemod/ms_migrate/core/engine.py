@@ -10,7 +10,9 @@ import ast
 import io
 import os
 import stat
+import sys
 import tempfile
+import threading
 import tokenize
 import traceback
 from collections import Counter
@@ -22,7 +24,7 @@ from ms_migrate.core import prescan
 from ms_migrate.core.findings import Finding, make_finding
 from ms_migrate.core.options import DEFAULT, Options
 from ms_migrate.core.engine_checks import (
-    INTERNAL_ERROR, LOSSY_ROUND_TRIP, NOT_REGULAR, READ_ERROR, SYNTAX_ERROR, TOO_LARGE,
+    INTERNAL_ERROR, LOSSY_ROUND_TRIP, NOT_REGULAR, READ_ERROR, SYNTAX_ERROR, TOO_DEEP, TOO_LARGE,
 )
 from ms_migrate.core.writing import critical
 
@@ -69,6 +71,14 @@ def may_need_migration(source: bytes) -> bool:
     return prescan.needs_parse(source)
 
 
+# Deeply nested code (hundreds of `elif`s or `+` terms, lists nested 150 deep) recurses deeper
+# than Python's default limit in LibCST. Such a file is migrated again on a thread with a big
+# stack and a matching recursion limit (about 10 kB of C stack per Python frame), one at a time.
+DEEP_STACK_BYTES = 512 * 1024 * 1024
+DEEP_RECURSION_LIMIT = 50_000
+_DEEP_LOCK = threading.Lock()
+
+
 def migrate_source(
     source: Union[bytes, str], path: str = "<string>", options: Options = DEFAULT,
     *, prescanned: bool = False,
@@ -78,6 +88,56 @@ def migrate_source(
     the caller already knows the pre-scan says yes (it is not run again)."""
     if isinstance(source, str):
         source = source.encode("utf-8")
+    try:
+        return _migrate_source(source, path, options, prescanned)
+    except RecursionError:
+        pass
+    try:
+        return _on_deep_stack(lambda: _migrate_source(source, path, options, prescanned))
+    except (RecursionError, MemoryError) as exc:
+        why = "RecursionError" if isinstance(exc, RecursionError) else "MemoryError"
+        message = (f"the code nests too deeply for ms-migrate ({why}); the file was left "
+                   "untouched: split the deepest expression or if/elif chain and run it again")
+        result = FileResult(path=path, source=source, output=source, error=message)
+        result.findings.append(make_finding(TOO_DEEP, message, 1, 1))
+        return result
+
+
+def _on_deep_stack(work):
+    """`work()` on a thread with a big stack and a high recursion limit; its exception, if any,
+    is raised here."""
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as exc:  # handed to the caller
+            outcome["error"] = exc
+
+    with _DEEP_LOCK:
+        old_stack = threading.stack_size()
+        old_limit = sys.getrecursionlimit()
+        # the limit is process-wide: raised only while the big-stack thread runs
+        sys.setrecursionlimit(max(old_limit, DEEP_RECURSION_LIMIT))
+        try:
+            try:
+                threading.stack_size(DEEP_STACK_BYTES)
+                thread = threading.Thread(target=run, name="ms-migrate-deep", daemon=True)
+                thread.start()
+            except (ValueError, RuntimeError, MemoryError) as exc:  # no such stack on this system
+                raise MemoryError(str(exc)) from None
+            finally:
+                threading.stack_size(old_stack)
+            thread.join()
+        finally:
+            sys.setrecursionlimit(old_limit)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def _migrate_source(source: bytes, path: str, options: Options, prescanned: bool = False) -> FileResult:
+    """One attempt; a RecursionError escapes so that the caller can retry on a deep stack."""
     result = FileResult(path=path, source=source, output=source)
     if not prescanned and not may_need_migration(source):
         return result
@@ -127,6 +187,8 @@ def _migrate_parsed(source: bytes, path: str, options: Options, result: FileResu
         result.findings.append(make_finding(SYNTAX_ERROR, f"syntax error: {message}", line, column))
         return result
     except Exception as exc:  # e.g. an unknown coding cookie
+        if _from_recursion(exc):
+            raise RecursionError("too deep") from None
         result.error = f"cannot decode: {exc}"
         result.findings.append(make_finding(READ_ERROR, f"cannot parse: {exc}", 1, 1))
         return result
@@ -148,11 +210,9 @@ def _migrate_parsed(source: bytes, path: str, options: Options, result: FileResu
         if output != source:
             cst.parse_module(output)  # the output must parse, or nothing is written
     except Exception as exc:
-        where = traceback.extract_tb(exc.__traceback__)[-1]
-        message = (
-            f"internal error ({type(exc).__name__}: {exc} at {Path(where.filename).name}:"
-            f"{where.lineno}); the file was left untouched"
-        )
+        if _from_recursion(exc):
+            raise RecursionError("too deep") from None
+        message = internal_error_message(exc)
         result.error = message
         result.findings = [make_finding(INTERNAL_ERROR, message, 1, 1)]
         return result
@@ -182,6 +242,36 @@ def _run_rules(path: str, module, options: Options):
                 merged.setdefault(api, reason)
             demoted[key] = merged
     return ctx
+
+
+def _from_recursion(exc: BaseException) -> bool:
+    """True for a RecursionError, or an error raised while one unwound (a `finally` in LibCST's
+    position provider turns it into a KeyError)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, RecursionError):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def internal_error_message(exc: BaseException) -> str:
+    """A one-line, bounded description of an unexpected exception (never the traceback: the
+    message of some exceptions embeds a whole syntax tree)."""
+    try:
+        text = str(exc)
+    except Exception:  # e.g. a RecursionError while printing a deep node
+        text = "<unprintable>"
+    text = " ".join(text.split())
+    if len(text) > 300:
+        text = text[:300] + "..."
+    try:
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        location = f" at {Path(where.filename).name}:{where.lineno}"
+    except Exception:
+        location = ""
+    return f"internal error ({type(exc).__name__}: {text}{location}); the file was left untouched"
 
 
 def _syntax_error(source: bytes, path: str, exc):

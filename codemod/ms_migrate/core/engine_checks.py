@@ -40,6 +40,11 @@ LINK_OUTSIDE = Check(
     "through. Name the link (or its target) explicitly to migrate it.", WARNING,
     "https://docs.python.org/3/library/os.html#os.path.realpath",
 )
+TOO_DEEP = Check(
+    "MSM014", "too-deeply-nested",
+    "The code nests deeper than ms-migrate can follow even on a big stack; the file was left "
+    "untouched.", ERROR, "https://docs.python.org/3/library/sys.html#sys.setrecursionlimit",
+)
 UNUSED_SUPPRESSION = Check(UNUSED.code, UNUSED.name, UNUSED.summary, UNUSED.severity, PROJECT_URL)
 ENGINE_CHECKS = (SYNTAX_ERROR, INTERNAL_ERROR, READ_ERROR, UNUSED_SUPPRESSION, TOO_LARGE,
-                 NOT_REGULAR, LOSSY_ROUND_TRIP, LINK_OUTSIDE)
+                 NOT_REGULAR, LOSSY_ROUND_TRIP, LINK_OUTSIDE, TOO_DEEP)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, asdict
 from typing import Optional
 
@@ -17,6 +18,16 @@ MIGRATION_GUIDE = (
     "https://www.mindspore.cn/docs/en/r2.10.0/migration_guide/model_development/"
     "learning_rate_and_optimizer.html"
 )
+
+
+# Any run of whitespace holding a line break (str.splitlines' breaks): a message quoting source
+# text that spans lines must stay one line, for the text report and for `--annotate` comments.
+_LINE_BREAK = re.compile("\\s*[\\n\\r\\v\\f\\x1c\\x1d\\x1e\\x85\\u2028\\u2029]\\s*")
+
+
+def one_line(text: str) -> str:
+    """`text` on one line: each line break, with the indentation around it, becomes a space."""
+    return _LINE_BREAK.sub(" ", text)
 
 
 @dataclass(frozen=True)
@@ -64,6 +75,6 @@ def make_finding(
         line=line,
         column=column,
         end_line=end_line if end_line is not None else line,
-        message=message,
+        message=one_line(message),
         url=url or check.url,
     )

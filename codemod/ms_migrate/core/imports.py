@@ -19,7 +19,7 @@ class ImportPlanner:
         self.ctx = ctx
         self._added: Dict[Tuple[str, str], str] = {}  # (module, name) -> local name
         self._existing_cache: Dict[str, Optional[str]] = {}
-        self._modules: List[str] = []  # plain `import X` to add
+        self._modules: Dict[str, str] = {}  # plain `import X [as local]` to add: X -> local
         self._fresh: List[str] = []  # names handed out for new variables
         self._all_scopes: Optional[list] = None
 
@@ -37,7 +37,7 @@ class ImportPlanner:
         if key not in self._added:
             local = preferred or name
             counter = 0
-            while local in self.ctx.names_in_use or local in self._added.values():
+            while local in self.ctx.names_in_use or local in self._taken():
                 counter += 1
                 local = f"ms_{name}" if counter == 1 else f"ms_{name}{counter}"
             self._added[key] = local
@@ -50,15 +50,22 @@ class ImportPlanner:
         existing = self._existing_cache[name]
         if existing is not None:
             return cst.parse_expression(existing)
-        if name in self.ctx.names_in_use:
-            raise ValueError(f"the name {name!r} is taken in this file; cannot import module {name}")
         if name not in self._modules:
-            self._modules.append(name)
-        return cst.Name(name)
+            # `import math as py_math` when the file uses the name `math` for anything else
+            local, counter = name, 0
+            while local in self.ctx.names_in_use or local in self._taken():
+                counter += 1
+                local = f"py_{name}" if counter == 1 else f"py_{name}{counter}"
+            self._modules[name] = local
+        return cst.Name(self._modules[name])
+
+    def _taken(self) -> set:
+        """Names this planner has handed out so far."""
+        return {*self._added.values(), *self._modules.values(), *self._fresh}
 
     def fresh_name(self, base: str) -> str:
         """A new variable name that is used nowhere in the file."""
-        taken = set(self.ctx.names_in_use) | set(self._fresh) | set(self._added.values())
+        taken = set(self.ctx.names_in_use) | self._taken()
         name, counter = base, 1
         while name in taken:
             counter += 1
@@ -135,8 +142,9 @@ class ImportPlanner:
                 asname=None if local == name else cst.AsName(name=cst.Name(local)),
             ))
         statements: List[cst.BaseStatement] = [
-            cst.SimpleStatementLine(body=[cst.Import(names=[cst.ImportAlias(name=cst.Name(m))])])
-            for m in sorted(self._modules)
+            cst.SimpleStatementLine(body=[cst.Import(names=[cst.ImportAlias(
+                name=cst.Name(m), asname=None if local == m else cst.AsName(name=cst.Name(local)))])])
+            for m, local in sorted(self._modules.items())
         ]
         for mod, aliases in by_module.items():
             aliases = [a.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
@@ -189,10 +197,39 @@ class ImportPlanner:
                     continue
                 self.ctx.edits.replace(node, cst.RemovalSentinel.REMOVE)  # type: ignore[arg-type]
                 continue
-            remaining[-1] = remaining[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
-            self.ctx.edits.replace(
-                node, lambda n, keep=remaining: n.with_changes(names=keep, rpar=None, lpar=None)
-            )
+            self.ctx.edits.replace(node, lambda _n, new=_keep_layout(node, remaining): new)
+
+
+def _keep_layout(node: cst.CSTNode, remaining: List[cst.ImportAlias]) -> cst.CSTNode:
+    """`node` with only the `remaining` aliases, punctuated so the statement stays valid and keeps
+    its layout: without parentheses the last one loses its comma; inside `from m import (...)`
+    (which may span lines) the parentheses stay and the last one ends as the original last did."""
+    last = node.names[-1]  # type: ignore[union-attr]
+    keep = list(remaining)
+    if keep[-1] is last:
+        return node.with_changes(names=keep)
+    if not (isinstance(node, cst.ImportFrom) and node.lpar is not None):
+        keep[-1] = keep[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        return node.with_changes(names=keep)
+    own = keep[-1].comma
+    assert isinstance(own, cst.Comma)  # it was not the last alias
+    own_ws = own.whitespace_after
+    if isinstance(last.comma, cst.Comma):  # a trailing comma: keep it, with its line break
+        end = last.comma.whitespace_after
+        if isinstance(own_ws, cst.ParenthesizedWhitespace) and isinstance(end, cst.ParenthesizedWhitespace):
+            # this line's comment stays, the closing parenthesis keeps its indentation
+            keep[-1] = keep[-1].with_changes(comma=own.with_changes(
+                whitespace_after=own_ws.with_changes(indent=end.indent, last_line=end.last_line)))
+        else:
+            keep[-1] = keep[-1].with_changes(comma=last.comma)
+        return node.with_changes(names=keep)
+    if isinstance(own_ws, cst.ParenthesizedWhitespace) and own_ws.first_line.comment is not None:
+        # a comment ends this line: a trailing comma, and `)` on the next line
+        keep[-1] = keep[-1].with_changes(comma=own.with_changes(
+            whitespace_after=own_ws.with_changes(indent=True, last_line=cst.SimpleWhitespace(""))))
+        return node.with_changes(names=keep, rpar=cst.RightParen())
+    keep[-1] = keep[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+    return node.with_changes(names=keep)
 
 
 class _Rename(cst.CSTTransformer):

@@ -33,6 +33,7 @@ class Timing:
     nn: cst.BaseExpression  # mindspore.nn
     math: Callable[[], cst.BaseExpression]  # the math module (imported on first use)
     let: Callable[[str, cst.BaseExpression], cst.BaseExpression]  # name a value computed once
+    index: str = "i"  # the list comprehension's variable: a name the user's values do not read
 
     @property
     def spe(self) -> cst.BaseExpression:
@@ -41,8 +42,9 @@ class Timing:
 
     def t(self) -> cst.BaseExpression:
         if self.per_epoch:
-            return syntax.fill("i // SPE + 1" if self.offset else "i // SPE", SPE=self.steps_per_epoch)
-        return cst.Name("i")
+            return syntax.fill("I // SPE + 1" if self.offset else "I // SPE", I=cst.Name(self.index),
+                               SPE=self.steps_per_epoch)
+        return cst.Name(self.index)
 
 
 Args = Dict[str, cst.BaseExpression]
@@ -338,7 +340,7 @@ def whole_list(name: str, args: Args, base: Expr, timing: Timing) -> Optional[Ex
 
 
 def comprehension(value: Expr, timing: Timing) -> Expr:
-    return syntax.fill("[VALUE for i in range(TOTAL)]", VALUE=value, TOTAL=timing.total)
+    return syntax.fill("[VALUE for I in range(TOTAL)]", VALUE=value, I=cst.Name(timing.index), TOTAL=timing.total)
 
 
 def sequential(children: List[Tuple[str, Args]], milestones: Expr, base: Expr, timing: Timing) -> Expr:

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
 import libcst as cst
-from libcst.metadata import Assignment
+from libcst.metadata import Assignment, BuiltinAssignment
 
 from ms_migrate.core import params as P
 from ms_migrate.rules.schedulers import formulas
@@ -93,13 +93,19 @@ class Schedulers(Rule):
                 key = _binding(ctx, _optimizer_arg(call, name, entry))
                 if key is not None:
                     self.per_optimizer[key] = self.per_optimizer.get(key, 0) + 1
+        refused: Dict[cst.Call, str] = {}  # composite scheduler -> why it was not converted
         for call, (name, entry) in found:
             if call in self.children:
-                ctx.handled.add(call.func)
                 continue
             site = _find_site(ctx, call, name, entry, sites)
             if site is not None and site.api == "torch":
-                ctx.handled.add(call.func)  # stays with its torch optimizer (flagged there, MSM109)
+                # stays with its torch optimizer (MSM109 there); said at its own line too
+                line = ctx.start(site.call).line
+                ctx.report(NOT_CONVERTED, call, f"{name} was not converted: its optimizer (line "
+                           f"{line}) stays in torch with all its schedulers (MSM109 there says why)",
+                           url=entry.get("url", DYNAMIC_LR))
+                refused[call] = name
+                ctx.handled.add(call.func)
                 continue
             try:
                 if site is not None and site.api == "experimental":
@@ -115,7 +121,17 @@ class Schedulers(Rule):
                 else:
                     ctx.report(NOT_CONVERTED, call, f"{name} was not converted: {why}",
                                url=entry.get("url", DYNAMIC_LR))
+                    refused[call] = name
             ctx.handled.add(call.func)
+        for call, (name, entry) in found:
+            if call in self.children:
+                parent = self.children[call]
+                if parent in refused:  # left in place: it gets its own finding, at its own line
+                    line = ctx.start(parent).line
+                    ctx.report(NOT_CONVERTED, call, f"{name} was not converted: it is part of the "
+                               f"{refused[parent]} at line {line}, which was not converted",
+                               url=entry.get("url", DYNAMIC_LR))
+                ctx.handled.add(call.func)
 
     def _convert_experimental(self, call: cst.Call, name: str) -> None:
         """The optimizer went to mindspore.experimental.optim: the scheduler (and a composite's
@@ -227,6 +243,8 @@ class Schedulers(Rule):
         timing = formulas.Timing(
             per_epoch=job.timing.per_epoch, total=total, offset=job.timing.offset, steps_per_epoch=spe,
             nn=ctx.imports.ref("mindspore", "nn"), math=lambda: ctx.imports.module("math"), let=let,
+            index=_index_name(ctx, [job.call, *(c for c, p in self.children.items() if p is job.call),
+                                    job.base, *job.group_lrs]),
         )
         top = build(job.base, timing)
         if top is None:
@@ -240,6 +258,7 @@ class Schedulers(Rule):
             group_names.append((value, group_name))
         statements = [_assign(spe_name, job.timing.updates_per_epoch)]
         statements += [_assign(n, e) for n, e in preamble + lists]
+        _check_builtins(ctx, statements, job.opt_statement)
         how = "once per epoch" if job.timing.per_epoch else "after every optimizer update"
         note = f"# ms-migrate: {job.name} stepped {how}, as a per-step learning-rate list"
         statements[0] = statements[0].with_changes(
@@ -570,6 +589,36 @@ def _check_unused_between(ctx, optimizer: cst.Name, block, start: int, end: int,
                 f"`{ctx.code(chain)}` (line {ctx.start(use).line}) uses {name} before {needs or 'the data its schedule needs'} "
                 f"exists, so {name} cannot be built after it; move that use below, or build the "
                 "per-step lr list by hand")
+
+
+# Builtins the emitted lists call (len, min, max, sum, range, float, ...).
+_BUILTINS_USED = frozenset({"len", "float", "int", "min", "max", "sum", "range", "list", "tuple", "map"})
+
+
+def _check_builtins(ctx: FileContext, statements, at: cst.CSTNode) -> None:
+    """Refuse when the file rebinds a builtin the lists call, where they go (`max = 5`, a
+    parameter named `len`): the list would call the file's value instead."""
+    scope = ctx.scope(at)
+    if scope is None:
+        return
+    read = {n.value for statement in statements for n in syntax.read_names(statement)}
+    for name in sorted(read & _BUILTINS_USED):
+        if any(not isinstance(a, BuiltinAssignment) for a in scope[name]):
+            raise formulas.Unsupported(f"this file binds the name `{name}`, which the learning-rate "
+                                        f"list calls as Python's builtin; rename it or build the list by hand")
+
+
+def _index_name(ctx: FileContext, values) -> str:
+    """The comprehension variable: `i`, unless a value put inside the comprehension reads a
+    name `i` (it would read the step index instead). Never `m`, the milestones' variable."""
+    read = {n.value for node in values for n in syntax.read_names(node)}
+    if "i" not in read:
+        return "i"
+    name, counter = "step_index", 1
+    while name in read or name in ctx.names_in_use:
+        counter += 1
+        name = f"step_index_{counter}"
+    return name
 
 
 def _assign(name: str, value: cst.BaseExpression) -> cst.SimpleStatementLine:
