@@ -47,6 +47,19 @@ class Leftovers(Rule):
                         f"`{ctx.code(small)}` hides which torch.optim names this file uses, so ms-migrate "
                         "cannot see them: import the names explicitly and run it again",
                     )
+        for node, qname in ctx.rebound_torch_optim_references():
+            parent = ctx.parent(node)
+            if ctx.assignment_of(node) is not None or (
+                    isinstance(parent, (cst.FunctionDef, cst.ClassDef)) and parent.name is node):
+                continue  # the rebinding itself
+            lines = ", ".join(str(line) for line in ctx.rebinding_lines(node))
+            ctx.report(
+                SCHEDULER if ".lr_scheduler" in qname else OTHER, node,
+                f"`{ctx.code(node)}` is imported as {qname} but its name is also bound otherwise in "
+                f"this scope (line {lines}: a wrapper, functools.partial, an assignment or a loop "
+                "target), so ms-migrate cannot tell which one runs here and left it as it is: "
+                "convert it by hand, keeping every argument the rebinding adds",
+            )
         for node, qname in ctx.torch_optim_references():
             if node in ctx.handled:
                 continue
