@@ -42,6 +42,7 @@ from libcst.metadata import Assignment
 
 from ms_migrate.core import params as P
 from ms_migrate.rules.schedulers import formulas
+from ms_migrate.rules.schedulers import placement
 from ms_migrate.rules.schedulers import stepping
 from ms_migrate.core import syntax
 from ms_migrate.core import tables
@@ -169,6 +170,7 @@ class Schedulers(Rule):
         if needed < opt_index:
             return
         _check_unused_between(ctx, job.site.target, block, opt_index, needed, job.removed)
+        placement.check_move(ctx, block, [job.opt_statement, *job.removed], needed)
         if any(ctx.statement_of(value) is not job.opt_statement for value in job.group_lrs):
             raise formulas.Unsupported("a parameter group with its own lr is built before the "
                                         "data its schedule needs; build the groups after it")
