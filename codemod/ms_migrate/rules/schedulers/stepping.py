@@ -17,7 +17,7 @@ supply.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import libcst as cst
 from libcst.metadata import Assignment
@@ -41,6 +41,9 @@ class Stepping:
     epoch_loop: Optional[cst.For] = None
     batch_loop: Optional[cst.For] = None
     update: Optional[cst.Call] = None  # the optimizer.step() the list is indexed by
+    # the scheduler's count at optimizer step `i` given steps per epoch, when not the plain one
+    # (scheduler.step(epoch): step_argument.py)
+    count: Optional[Callable[[cst.BaseExpression], cst.BaseExpression]] = None
 
 
 @dataclass

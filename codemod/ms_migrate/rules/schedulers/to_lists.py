@@ -43,6 +43,7 @@ from libcst.metadata import Assignment
 from ms_migrate.core import params as P
 from ms_migrate.rules.schedulers import formulas
 from ms_migrate.rules.schedulers import placement
+from ms_migrate.rules.schedulers import step_argument
 from ms_migrate.rules.schedulers import stepping
 from ms_migrate.core import syntax
 from ms_migrate.core import tables
@@ -109,6 +110,7 @@ class Schedulers(Rule):
         ctx = self.ctx
         job = self._parts(call, name, entry, sites)
         job.timing = stepping.analyze(ctx, job.step_call, job.optimizer)
+        step_argument.model(ctx, job.step_call, job.kind or name, job.timing)
         self._place(job)
         build = self._builder(call, name, job.kind, job.args, job.optimizer)
         statements, top_name, group_names = self._lists(job, build)
@@ -197,6 +199,7 @@ class Schedulers(Rule):
         timing = formulas.Timing(
             per_epoch=job.timing.per_epoch, total=total, offset=job.timing.offset, steps_per_epoch=spe,
             nn=ctx.imports.ref("mindspore", "nn"), math=lambda: ctx.imports.module("math"), let=let,
+            count=job.timing.count(spe) if job.timing.count is not None else None,
         )
         top = build(job.base, timing)
         if top is None:
