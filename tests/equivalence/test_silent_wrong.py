@@ -135,3 +135,81 @@ STEP_ARGUMENT = [
 @pytest.mark.parametrize("variant", [_param(v) for v in STEP_ARGUMENT])
 def test_step_argument_is_exact_or_flagged(variant):
     check(variant)
+
+
+# ---- class 7: param_groups written in a helper the optimizer is passed to --------------------
+IMAGENET_HELPER = """
+import argparse
+import torch
+
+
+def adjust_learning_rate(optimizer, epoch, args):
+    lr = args.lr * (0.1 ** (epoch // 3))
+    for param_group in optimizer.param_groups:
+        param_group['lr'] = lr
+
+
+args = argparse.Namespace(lr=0.1, epochs=7)
+train_loader = list(range(3))
+optimizer = torch.optim.SGD(net.parameters(), args.lr, momentum=0.9, weight_decay=1e-4)
+for epoch in range(args.epochs):
+    adjust_learning_rate(optimizer, epoch, args)
+    for batch in train_loader:
+        optimizer.step()
+"""
+NESTED_HELPER = """
+import torch
+
+
+def set_lr(opt, value):
+    opt.param_groups[0]["lr"] = value
+
+
+def train(loader, optimizer, epoch):
+    set_lr(optimizer, 0.05 * (epoch + 1))
+    for batch in loader:
+        optimizer.step()
+
+
+train_loader = list(range(3))
+optimizer = torch.optim.SGD(net.parameters(), lr=0.05)
+for epoch in range(7):
+    train(train_loader, optimizer=optimizer, epoch=epoch)
+"""
+
+
+def _drive(code: str, helper: str, call):
+    """Run the migrated module up to its loop, then the loop by hand: `call(helper_fn, optimizer,
+    epoch)` before each epoch of 3 updates; the lr before every update."""
+    twin = H.make_default_twin(0)
+    captured = H.run_snippet(code, H.MINDSPORE, twin)
+    assert captured.error is None, captured.error
+    view = H.make_view(captured, twin)
+    fn, ns = captured.namespace[helper], captured.namespace
+    lrs = []
+    for epoch in range(7):
+        call(fn, captured.optimizer, epoch, ns)
+        for _ in range(3):
+            lrs.append([next(iter(view.current_lr().values()))])
+            view.step({})
+    return lrs
+
+
+@pytest.mark.parametrize("src, helper, call", [
+    pytest.param(IMAGENET_HELPER, "adjust_learning_rate", lambda fn, opt, e, ns: fn(opt, e, ns["args"]),
+                 id="imagenet-adjust_learning_rate"),
+    pytest.param(NESTED_HELPER, "set_lr", lambda fn, opt, e, ns: fn(opt, 0.05 * (e + 1)),
+                 id="set_lr-called-from-train-by-keyword"),
+])
+def test_param_groups_helper_is_converted_exactly(src, helper, call):
+    result = H.migrate(src)
+    show(helper, result)
+    assert not result.error and "param_groups" not in result.code
+    assert not [f for f in result.findings if f.code.startswith("MSM3")]
+    real = real_torch_lrs(src)
+    ms = _drive(result.code, helper, call)
+    assert len(real) == 21
+    print("torch     lrs:", [round(r[0], 9) for r in real])
+    print("MindSpore lrs:", [round(r[0], 9) for r in ms])
+    diff = differences(real, ms)
+    assert not diff, diff

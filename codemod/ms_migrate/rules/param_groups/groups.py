@@ -37,6 +37,7 @@ from ms_migrate.core import params as P
 from ms_migrate.core import syntax
 from ms_migrate.core.context import FileContext
 from ms_migrate.core.findings import ERROR, WARNING, Check
+from ms_migrate.rules.param_groups import flow
 from ms_migrate.rules.base import Rule
 from ms_migrate.rules.optimizers.constructor import GROUP_KEYS, OptimizerSite
 
@@ -75,6 +76,7 @@ class ParamGroups(Rule):
                 self._check_keys(ctx, group, site)
             if site.target is not None:
                 self._uses(ctx, site)
+        self._helper_uses(ctx)
 
     # ---- keys -------------------------------------------------------------------------------
     def _check_keys(self, ctx: FileContext, group, site: OptimizerSite) -> None:
@@ -112,6 +114,25 @@ class ParamGroups(Rule):
             elif name == "param_groups":
                 self._param_groups(ctx, site, use, attribute)
 
+    def _helper_uses(self, ctx: FileContext) -> None:
+        """param_groups in functions the optimizer is passed to: converted as the optimizer's
+        own when every call passes that one optimizer, else flagged."""
+        for helper in flow.helper_parameters(ctx, ctx.optimizer_sites):
+            for use in helper.uses:
+                attribute = ctx.parent(use)
+                if not (isinstance(attribute, cst.Attribute) and attribute.value is use
+                        and attribute.attr.value == "param_groups"):
+                    continue
+                if helper.site is not None:
+                    self._param_groups(ctx, helper.site, use, attribute)
+                    continue
+                why = (f"{helper.function.name.value}() is also called with other values than the one "
+                       "converted optimizer" if len(helper.sites) == 1 else
+                       f"{helper.function.name.value}() is called with {len(helper.sites)} converted optimizers")
+                ctx.report(PARAM_GROUPS, attribute, f"{ctx.code(attribute)}: MindSpore optimizers have no "
+                           f"param_groups, and {why}, so this use cannot be converted for all of them: "
+                           f"{_advice()}")
+
     def _param_groups(self, ctx: FileContext, site: OptimizerSite, use, attribute) -> None:
         groups = site.every_group()
         shared_lr = groups is not None and all(key not in ("lr", None) for g in groups for _, key, _ in P.group_keys(g))
@@ -123,7 +144,8 @@ class ParamGroups(Rule):
             if value is not None and fixed_lr:
                 self._assign(ctx, outer, use, value)
                 return
-            why = "it does more than set 'lr'" if value is None else "its groups have their own lr"
+            why = ("it does more than set 'lr'" if value is None else
+                   "its lr is now a per-step list" if site.scheduled else "its groups have their own lr")
             ctx.report(PARAM_GROUPS, attribute, f"{ctx.code(attribute)} loop cannot be converted ({why}): "
                        f"{_advice()}")
             return
