@@ -213,3 +213,64 @@ def test_param_groups_helper_is_converted_exactly(src, helper, call):
     print("MindSpore lrs:", [round(r[0], 9) for r in ms])
     diff = differences(real, ms)
     assert not diff, diff
+
+
+# ---- class 2: "unfreeze everything" loops before the optimizer -------------------------------
+UNFREEZE = {
+    "plain-loop": """
+import torch
+for p in net.conv.parameters():
+    p.requires_grad = False
+for p in net.parameters():
+    p.requires_grad = True
+optimizer = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+""",
+    "requires_grad_-no-argument-and-a-requires_grad-filter": """
+import torch
+for p in net.parameters():
+    p.requires_grad_()
+optimizer = torch.optim.SGD(filter(lambda p: p.requires_grad, net.parameters()), lr=0.1, weight_decay=1e-3)
+""",
+    "named-loop-by-name-with-a-variable-flag": """
+import torch
+train_all = True
+for p in net.parameters():
+    p.requires_grad = False
+for name, param in net.named_parameters():
+    if name.startswith("fc") or train_all:
+        param.requires_grad = True
+optimizer = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
+""",
+    "helper-before-the-optimizer-and-groups": """
+import torch
+
+
+def set_trainable(module, flag):
+    for p in module.parameters():
+        p.requires_grad = flag
+
+
+set_trainable(net, False)
+set_trainable(net, True)
+optimizer = torch.optim.SGD([{"params": net.fc.parameters(), "lr": 0.01}, {"params": net.bn.parameters()}],
+                            lr=0.1, momentum=0.9, weight_decay=1e-4)
+""",
+    "submodule-holding-the-batchnorm": """
+import torch
+for p in net.bn.parameters():
+    p.requires_grad = True
+optimizer = torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=1e-2)
+""",
+}
+
+
+@pytest.mark.parametrize("src", [pytest.param(s, id=k) for k, s in UNFREEZE.items()])
+def test_unfreeze_loops_keep_moving_statistics_out_of_the_optimizer(src):
+    report = H.check_equivalence(src, aspects=("params", "weight_decay", "update"), steps_per_epoch=4)
+    show("unfreeze", report.migration)
+    print(report.format())
+    assert "moving_mean" in report.ms_source  # the loop skips them by name
+    assert "MSM203" in {f.code for f in report.findings}
+    report.assert_ok()
+    held = {n for g in report.mindspore.groups for n in g}
+    assert not [n for n in held if "running" in n or "moving" in n], held
