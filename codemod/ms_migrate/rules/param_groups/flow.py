@@ -9,8 +9,9 @@ ImageNet example's
     adjust_learning_rate(optimizer, epoch, args)
 
 `helper_parameters` follows every converted optimizer into the parameters of the functions it
-is passed to (transitively), and says for each such parameter whether every call of the
-function passes that one optimizer (then its uses can be converted like the optimizer's own).
+is passed to (transitively), or the variables that receive it from a function returning it,
+and says for each whether it always holds that one optimizer (then its uses can be converted
+like the optimizer's own).
 """
 
 from __future__ import annotations
@@ -31,17 +32,21 @@ class HelperParameter:
     sites: list = field(default_factory=list)  # the OptimizerSites passed to it
     complete: bool = True  # every call of the function passes one of those sites
     uses: List[cst.Name] = field(default_factory=list)
-
-    @property
-    def site(self):
-        """The one optimizer every call passes, or None."""
-        return self.sites[0] if self.complete and len(self.sites) == 1 else None
+    returned: bool = False  # a variable assigned what a function returns, not a parameter
 
 
 def helper_parameters(ctx: FileContext, sites) -> List[HelperParameter]:
     found: Dict[tuple, HelperParameter] = {}
-    # (the Name nodes that hold an optimizer, the site) to follow
-    work = [(list(ctx.uses_of(site.target)), site) for site in sites if isinstance(site.target, cst.Name)]
+    # (the nodes that hold an optimizer, the site) to follow
+    work = [(_holders(ctx, site.target), site) for site in sites if site.target is not None]
+    for site in sites:  # `return optim.SGD(...)`: the variables its callers assign
+        for holder in _returned_to(ctx, site):
+            key = (holder.function, holder.name)
+            if key not in found:
+                found[key] = holder
+                work.append((holder.uses, site))
+            if site not in found[key].sites:
+                found[key].sites.append(site)
     depth = 0
     while work and depth < 5:
         depth += 1
@@ -61,10 +66,52 @@ def helper_parameters(ctx: FileContext, sites) -> List[HelperParameter]:
                     helper.sites.append(site)
         work = following
     holders = {id(n) for helper in found.values() for n in helper.uses}
-    holders |= {id(n) for site in sites if isinstance(site.target, cst.Name) for n in ctx.uses_of(site.target)}
+    holders |= {id(n) for site in sites if site.target is not None for n in _holders(ctx, site.target)}
     for helper in found.values():
-        helper.complete = _every_call_passes(ctx, helper, holders)
+        if not helper.returned:
+            helper.complete = _every_call_passes(ctx, helper, holders)
     return list(found.values())
+
+
+def _holders(ctx: FileContext, target: cst.BaseExpression) -> List[cst.CSTNode]:
+    """The reads of an optimizer's variable; for `self.optimizer`, also the bare chain passed on
+    (`set_lr(self.optimizer, v)`), which uses_of leaves out."""
+    uses = list(ctx.uses_of(target))
+    if isinstance(target, cst.Attribute):
+        dotted = cst.helpers.get_full_name_for_node(target)
+        uses += [r for r in ctx.references if r is not target and isinstance(r, cst.Attribute)
+                 and cst.helpers.get_full_name_for_node(r) == dotted]
+    return uses
+
+
+def _returned_to(ctx: FileContext, site) -> List[HelperParameter]:
+    """`def build(model): return optim.SGD(...)` (or `opt = optim.SGD(...); return opt`), then
+    `optimizer = build(model)`: the variables holding what a function of this file returns."""
+    statement = ctx.parent(site.call)
+    returned = isinstance(statement, cst.Return)
+    if not returned and isinstance(site.target, cst.Name):
+        returned = any(isinstance(ctx.parent(use), cst.Return) for use in ctx.uses_of(site.target))
+    function = next((a for a in ctx.ancestors(site.call) if isinstance(a, cst.FunctionDef)), None)
+    if not returned or function is None:
+        return []
+    scope = ctx.scope(function)
+    assignments = list(scope.assignments[function.name.value]) if scope is not None else []
+    if len(assignments) != 1 or assignments[0].node is not function:
+        return []
+    holders = []
+    for access in assignments[0].references:
+        call = ctx.parent(access.node)
+        assign = ctx.parent(call) if isinstance(call, cst.Call) and call.func is access.node else None
+        if not (isinstance(assign, cst.Assign) and len(assign.targets) == 1):
+            continue
+        target = assign.targets[0].target
+        if isinstance(target, cst.Name):
+            caller = next((a for a in ctx.ancestors(assign) if isinstance(a, cst.FunctionDef)), ctx.module)
+            single = ctx.assignment_of(target) is not None and len(
+                [a for a in ctx.scope(target).assignments[target.value] if isinstance(a, Assignment)]) == 1
+            uses = list(ctx.uses_of(target))
+            holders.append(HelperParameter(caller, target.value, uses=uses, complete=single, returned=True))
+    return holders
 
 
 def _local_function(ctx: FileContext, func: cst.BaseExpression) -> Optional[cst.FunctionDef]:

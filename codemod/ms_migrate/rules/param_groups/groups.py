@@ -123,12 +123,18 @@ class ParamGroups(Rule):
                 if not (isinstance(attribute, cst.Attribute) and attribute.value is use
                         and attribute.attr.value == "param_groups"):
                     continue
-                if helper.site is not None:
-                    self._param_groups(ctx, helper.site, use, attribute)
+                signatures = {_signature(site) for site in helper.sites}
+                if helper.complete and len(signatures) == 1 and None not in signatures:
+                    # every optimizer it gets has the same kind of lr: one conversion fits all
+                    self._param_groups(ctx, helper.sites[0], use, attribute)
                     continue
-                why = (f"{helper.function.name.value}() is also called with other values than the one "
-                       "converted optimizer" if len(helper.sites) == 1 else
-                       f"{helper.function.name.value}() is called with {len(helper.sites)} converted optimizers")
+                if helper.returned:
+                    why = f"{helper.name} is bound more than once"
+                elif len(helper.sites) == 1 or not helper.complete:
+                    why = f"{helper.function.name.value}() is also called with other values than the one converted optimizer"
+                else:
+                    why = (f"{helper.function.name.value}() is called with {len(helper.sites)} converted "
+                           "optimizers whose lrs differ in kind (groups, schedules)")
                 ctx.report(PARAM_GROUPS, attribute, f"{ctx.code(attribute)}: MindSpore optimizers have no "
                            f"param_groups, and {why}, so this use cannot be converted for all of them: "
                            f"{_advice()}")
@@ -191,6 +197,16 @@ class ParamGroups(Rule):
 
         ctx.edits.replace(statement, rebuild)
         ctx.convert(self.code)
+
+
+def _signature(site: OptimizerSite):
+    """What decides how a param_groups use converts: the number of groups, whether they share
+    one lr, whether it is a schedule (None: groups not all seen)."""
+    groups = site.every_group()
+    if groups is None:
+        return None
+    shared = all(key not in ("lr", None) for g in groups for _, key, _ in P.group_keys(g))
+    return len(groups), shared, site.scheduled
 
 
 def _advice() -> str:
