@@ -33,7 +33,7 @@ class Variant:
     src: str
     expect: str  # "exact" | "flagged" (an error finding with one of `codes`)
     codes: Sequence[str] = ("MSM401",)
-    line: int = 0  # when flagged: the line the finding must be on (0: any)
+    at: str = "scheduler = "  # when flagged: a finding must sit on the first line holding this
 
 
 def check(variant: Variant):
@@ -45,8 +45,8 @@ def check(variant: Variant):
     assert len(real) >= 6, len(real)
     if variant.expect == "flagged":
         assert flagged, "silently converted: no " + "/".join(variant.codes) + " error finding"
-        if variant.line:
-            assert variant.line in {f.line for f in flagged}, [(f.code, f.line) for f in flagged]
+        line = next(i for i, text in enumerate(variant.src.splitlines(), 1) if variant.at in text)
+        assert line in {f.line for f in flagged}, (line, [(f.code, f.line) for f in flagged])
         return result
     assert not flagged, "refused: " + "; ".join(f.message for f in flagged)
     ms = mindspore_lrs(result.code, len(real))
@@ -274,3 +274,177 @@ def test_unfreeze_loops_keep_moving_statistics_out_of_the_optimizer(src):
     report.assert_ok()
     held = {n for g in report.mindspore.groups for n in g}
     assert not [n for n in held if "running" in n or "moving" in n], held
+
+
+# ---- classes 4, 5, 6: names, loop shapes and placement, each run under torch ---------------------
+def program(body: str, *, head: str = "", optimizer: str = "torch.optim.SGD(net.parameters(), lr=0.1)",
+            scheduler: str = "torch.optim.lr_scheduler.StepLR(optimizer, 2, 0.5)") -> str:
+    return (f"import torch\n{head}train_loader = list(range(3))\nepochs = 7\n"
+            f"optimizer = {optimizer}\nscheduler = {scheduler}\n{body.strip()}\n")
+
+
+TRAIN_HELPER = '''
+def train(loader, optimizer):
+    for batch in loader:
+        optimizer.step()
+
+
+def validate(loader, optimizer):
+    return optimizer.param_groups[0]["lr"]
+'''
+
+OTHERS = [
+    # class 5: loop-analysis gaps
+    Variant("continue-before-the-step", program("""
+for epoch in range(epochs):
+    for batch in train_loader:
+        optimizer.step()
+    if epoch < 2:
+        continue
+    scheduler.step()
+"""), "flagged"),
+    Variant("continue-before-the-batch-loop", program("""
+for epoch in range(epochs):
+    if epoch == 1:
+        continue
+    for batch in train_loader:
+        optimizer.step()
+    scheduler.step()
+"""), "flagged"),
+    Variant("if-between-the-epoch-and-batch-loops", program("""
+for epoch in range(epochs):
+    if epoch % 2 == 0:
+        for batch in train_loader:
+            optimizer.step()
+    scheduler.step()
+"""), "flagged"),
+    Variant("train-helper-called-twice-per-epoch", program("""
+for epoch in range(epochs):
+    train(train_loader, optimizer)
+    train(train_loader, optimizer)
+    scheduler.step()
+""", head=TRAIN_HELPER), "flagged"),
+    Variant("train-helper-under-a-condition", program("""
+for epoch in range(epochs):
+    if epoch > 0:
+        train(train_loader, optimizer)
+    scheduler.step()
+""", head=TRAIN_HELPER), "flagged"),
+    Variant("train-helper-called-in-a-loop", program("""
+for epoch in range(epochs):
+    for loader in (train_loader, train_loader):
+        train(loader, optimizer)
+    scheduler.step()
+""", head=TRAIN_HELPER), "flagged"),
+    Variant("break-between-optimizer-and-scheduler-step", program("""
+for epoch in range(epochs):
+    for i, batch in enumerate(train_loader):
+        optimizer.step()
+        if i == 1:
+            break
+        scheduler.step()
+""", scheduler="torch.optim.lr_scheduler.StepLR(optimizer, 3, 0.5)"), "flagged"),
+    Variant("early-stopping-after-the-step-is-exact", program("""
+for epoch in range(epochs):
+    for batch in train_loader:
+        optimizer.step()
+    scheduler.step()
+    if epoch >= 4:
+        break
+"""), "exact"),
+    Variant("train-and-a-validate-helper-that-does-not-step-is-exact", program("""
+for epoch in range(epochs):
+    train(train_loader, optimizer)
+    validate(train_loader, optimizer)
+    scheduler.step()
+""", head=TRAIN_HELPER), "exact"),
+    Variant("per-iteration-batch-loop-under-an-if-is-exact", program("""
+for epoch in range(epochs):
+    if epoch % 2 == 0:
+        for batch in train_loader:
+            optimizer.step()
+            scheduler.step()
+""", scheduler="torch.optim.lr_scheduler.StepLR(optimizer, 4, 0.5)"), "exact"),
+    Variant("per-iteration-continue-before-the-batch-loop-is-exact", program("""
+for epoch in range(epochs):
+    if epoch == 2:
+        continue
+    for batch in train_loader:
+        optimizer.step()
+        scheduler.step()
+""", scheduler="torch.optim.lr_scheduler.ExponentialLR(optimizer, 0.9)"), "exact"),
+    # class 6: moving the optimizer down
+    Variant("lr-rebound-between-optimizer-and-loader", """
+import torch
+epochs = 3
+lr = 0.1
+optimizer = torch.optim.SGD(net.parameters(), lr=lr)
+scheduler = torch.optim.lr_scheduler.StepLR(optimizer, 2, 0.5)
+lr = 0.5
+train_loader = list(range(3))
+for epoch in range(epochs):
+    for batch in train_loader:
+        optimizer.step()
+        scheduler.step()
+""", "flagged"),
+    Variant("T_max-rebound-between-scheduler-and-loader", """
+import torch
+epochs = 7
+T = 4
+optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=T)
+T = 10
+train_loader = list(range(3))
+for epoch in range(epochs):
+    for batch in train_loader:
+        optimizer.step()
+    scheduler.step()
+""", "flagged"),
+    Variant("unrelated-rebinding-moves-exactly", """
+import torch
+epochs = 3
+lr = 0.1
+optimizer = torch.optim.SGD(net.parameters(), lr=lr)
+scheduler = torch.optim.lr_scheduler.StepLR(optimizer, 2, 0.5)
+batch_size = 2
+train_loader = list(range(3 * batch_size))[::batch_size]
+for epoch in range(epochs):
+    for batch in train_loader:
+        optimizer.step()
+        scheduler.step()
+""", "exact"),
+    # class 4: a rebound optimizer or scheduler name is not the import
+    Variant("functools.partial-rebinding-of-the-optimizer", """
+import functools
+import torch
+from torch.optim import SGD
+SGD = functools.partial(SGD, momentum=0.9, weight_decay=1e-2)
+train_loader = list(range(3))
+optimizer = SGD(net.parameters(), lr=0.1)
+for epoch in range(3):
+    for batch in train_loader:
+        optimizer.step()
+""", "flagged", codes=("MSM902",), at="optimizer = SGD("),
+    Variant("local-def-wrapper-of-the-scheduler", """
+import torch
+from torch.optim.lr_scheduler import StepLR
+train_loader = list(range(3))
+optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+
+
+def StepLR(optimizer, step_size):
+    return torch.optim.lr_scheduler.StepLR(optimizer, step_size, gamma=0.1)
+
+
+scheduler = StepLR(optimizer, 2)
+for epoch in range(5):
+    for batch in train_loader:
+        optimizer.step()
+    scheduler.step()
+""", "flagged", codes=("MSM401", "MSM901"), at="scheduler = StepLR("),
+]
+
+
+@pytest.mark.parametrize("variant", [_param(v) for v in OTHERS])
+def test_names_loops_and_placement_are_exact_or_flagged(variant):
+    check(variant)
