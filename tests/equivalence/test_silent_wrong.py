@@ -413,6 +413,56 @@ for epoch in range(epochs):
         optimizer.step()
         scheduler.step()
 """, "exact"),
+    # class 6 siblings: the list reads once what torch reads at every step or at construction
+    Variant("lambda-free-name-rebound-in-loop", """
+import torch
+train_loader = list(range(3))
+scale = 1.0
+optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: scale * 0.9 ** e)
+for epoch in range(6):
+    for batch in train_loader:
+        optimizer.step()
+    scale = 0.5
+    scheduler.step()
+""", "flagged"),
+    Variant("def-free-name-rebound-after", """
+import torch
+train_loader = list(range(3))
+warm = 2
+def factor(e):
+    return min(1.0, (e + 1) / warm)
+optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+warm = 4
+for epoch in range(6):
+    for batch in train_loader:
+        optimizer.step()
+    scheduler.step()
+""", "flagged"),
+    Variant("groups-appended-between", """
+import torch
+groups = [{"params": net.conv.parameters()}]
+optimizer = torch.optim.SGD(groups, lr=0.1)
+scheduler = torch.optim.lr_scheduler.StepLR(optimizer, 2, 0.5)
+groups.append({"params": net.fc.parameters()})
+train_loader = list(range(3))
+for epoch in range(6):
+    for batch in train_loader:
+        optimizer.step()
+    scheduler.step()
+""", "flagged"),
+    Variant("lambda-free-name-stable", """
+import torch
+train_loader = list(range(3))
+scale = 1.0
+optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: scale * 0.9 ** e)
+for epoch in range(6):
+    for batch in train_loader:
+        optimizer.step()
+    scheduler.step()
+""", "exact"),
     # class 4: a rebound optimizer or scheduler name is not the import
     Variant("functools.partial-rebinding-of-the-optimizer", """
 import functools

@@ -75,9 +75,18 @@ def _rebinding(ctx: FileContext, names: Set[str], block, between):
     return None
 
 
+_MUTATORS = {"append", "extend", "insert", "remove", "pop", "clear", "update", "setdefault", "add",
+             "discard", "sort", "reverse", "popitem"}
+
+
 def _mutation(names: Set[str], between):
     for statement in between:
         for node in syntax.walk(statement):
+            if (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
+                    and node.func.attr.value in _MUTATORS):
+                root = _root(node.func.value)
+                if root is not None and root.value in names:  # groups.append(...), cfg.update(...)
+                    return root.value, node
             targets = []
             if isinstance(node, cst.AssignTarget):
                 targets.append(node.target)
@@ -106,3 +115,51 @@ def _top(ctx: FileContext, node: cst.CSTNode, block) -> Optional[cst.CSTNode]:
             return child
         child = parent
     return None
+
+
+def check_late_names(ctx: FileContext, call: cst.Call, args) -> None:
+    """torch calls an lr_lambda at every step, reading its free names then; the list reads them
+    once. A free name of a lambda (inline, or a name bound once to one) or of a function of this
+    file that is rebound after the scheduler is built makes the list differ: refuse."""
+    scope = ctx.scope(call)
+    if scope is None:
+        return
+    for value in args.values():
+        function = value
+        if isinstance(value, cst.Name):
+            assigned = ctx.assigned_value(value)
+            binding = ctx.binding(value)
+            function = assigned if isinstance(assigned, cst.Lambda) else (
+                binding.node if binding is not None and isinstance(binding.node, cst.FunctionDef) else None)
+        if not isinstance(function, (cst.Lambda, cst.FunctionDef)):
+            continue
+        outer = ctx.scope(function)
+        for name in sorted(_free_names(ctx, function)) if outer is not None else ():
+            for assignment in outer[name]:
+                if not isinstance(assignment, Assignment):
+                    continue  # a builtin
+                node = assignment.node
+                if _later(ctx, node, call) and not _inside(ctx, node, function):
+                    raise Unsupported(
+                        f"its lr_lambda reads `{name}`, which changes at line {ctx.start(node).line} after the "
+                        "scheduler is built: torch reads it at every step, the list only once; bind it "
+                        "once before the scheduler or build the list by hand")
+
+
+def _free_names(ctx: FileContext, function) -> Set[str]:
+    if isinstance(function, cst.Lambda):
+        params = {p.name.value for p in function.params.params}
+        return {n.value for n in syntax.read_names(function.body)} - params
+    scope = ctx.scope(function.body)
+    if scope is None:
+        return set()
+    return {n.value for n in syntax.read_names(function.body) if n.value not in scope.assignments}
+
+
+def _later(ctx: FileContext, node: cst.CSTNode, call: cst.CSTNode) -> bool:
+    a, b = ctx.start(node), ctx.start(call)
+    return (a.line, a.column) > (b.line, b.column)
+
+
+def _inside(ctx: FileContext, node: cst.CSTNode, ancestor: cst.CSTNode) -> bool:
+    return any(parent is ancestor for parent in ctx.ancestors(node))

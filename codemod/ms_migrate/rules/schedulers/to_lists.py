@@ -112,6 +112,7 @@ class Schedulers(Rule):
         job.timing = stepping.analyze(ctx, job.step_call, job.optimizer)
         step_argument.model(ctx, job.step_call, job.kind or name, job.timing)
         self._place(job)
+        placement.check_late_names(ctx, call, job.args)
         build = self._builder(call, name, job.kind, job.args, job.optimizer)
         statements, top_name, group_names = self._lists(job, build)
         self._edit(job, statements, top_name, group_names)
