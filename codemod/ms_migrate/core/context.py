@@ -9,7 +9,6 @@ from typing import Dict, Iterator, List, Optional, Set, Tuple
 import libcst as cst
 from libcst.metadata import (
     Assignment,
-    ImportAssignment,
     MetadataWrapper,
     PositionProvider,
     QualifiedNameSource,
@@ -128,15 +127,16 @@ class FileContext:
         except Exception:
             return set()
         imported = {q.name for q in names if q.source is QualifiedNameSource.IMPORT}
-        if imported and len({q.name for q in names}) > len(imported):
+        if imported and len({q.name for q in names}) > 1:
             # The name is bound by an import AND otherwise in its scope (`Adam = partial(Adam,
-            # ...)`, `def SGD(...)`, a for target): not the import, whatever the flow.
+            # ...)`, `def SGD(...)`, a for target, another import): not the import, whatever
+            # the flow.
             self.rebound[node] = imported
             return set()
         return imported
 
     def rebinding_lines(self, node: cst.CSTNode) -> List[int]:
-        """Lines of the non-import bindings of the name a rebound reference starts with."""
+        """Lines of every binding of the name a rebound reference starts with."""
         while isinstance(node, (cst.Attribute, cst.Call)):
             node = node.value if isinstance(node, cst.Attribute) else node.func
         scope = self.scopes.get(node)
@@ -144,7 +144,7 @@ class FileContext:
             return []
         lines = set()
         for assignment in scope[node.value]:
-            if isinstance(assignment, Assignment) and not isinstance(assignment, ImportAssignment):
+            if isinstance(assignment, Assignment):
                 lines.add(self.start(assignment.node).line)
         return sorted(lines)
 

@@ -55,10 +55,10 @@ class Leftovers(Rule):
             lines = ", ".join(str(line) for line in ctx.rebinding_lines(node))
             ctx.report(
                 SCHEDULER if ".lr_scheduler" in qname else OTHER, node,
-                f"`{ctx.code(node)}` is imported as {qname} but its name is also bound otherwise in "
-                f"this scope (line {lines}: a wrapper, functools.partial, an assignment or a loop "
-                "target), so ms-migrate cannot tell which one runs here and left it as it is: "
-                "convert it by hand, keeping every argument the rebinding adds",
+                f"`{ctx.code(node)}` is imported as {qname} but its name is bound more than once in "
+                f"this scope (lines {lines}: another import, a wrapper, functools.partial, an assignment "
+                "or a loop target), so ms-migrate cannot tell which one runs here and left it as it "
+                "is: convert it by hand, keeping every argument the rebinding adds",
             )
         for node, qname in ctx.torch_optim_references():
             if node in ctx.handled:

@@ -73,12 +73,25 @@ def late_writes(ctx: FileContext, sites) -> List[Tuple[cst.CSTNode, object, bool
     for write, receiver, _ in writes(ctx.module):
         if not _on_parameters(ctx, write, receiver):
             continue
-        verdicts = [(_runs_after(ctx, write, call, depth=0), site) for site, call in zip(sites, calls)]
+        verdicts = [(_runs_after(ctx, write, call, depth=0), site) for site, call in zip(sites, calls)
+                    if not _rebuilt_after(ctx, write, site, sites)]
         for verdict, site in sorted(verdicts, key=lambda v: v[0] is not True):
             if verdict is not False:
                 found.append((write, site, verdict is True))
                 break
     return found
+
+
+def _rebuilt_after(ctx: FileContext, write: cst.CSTNode, site, sites) -> bool:
+    """The optimizer is built again after the write, in the same function and into the same
+    variable (`unfreeze; optimizer = SGD(model.parameters())`): the write precedes it."""
+    if site.target is None:
+        return False
+    where = _function(ctx, write)
+    return any(
+        other.target is not None and ctx.code(other.target) == ctx.code(site.target)
+        and _function(ctx, other.call) is where and _after(ctx, other.call, write)
+        for other in sites)
 
 
 def _on_parameters(ctx: FileContext, write: cst.CSTNode, receiver: cst.BaseExpression) -> bool:
