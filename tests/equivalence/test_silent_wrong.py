@@ -498,3 +498,76 @@ for epoch in range(5):
 @pytest.mark.parametrize("variant", [_param(v) for v in OTHERS])
 def test_names_loops_and_placement_are_exact_or_flagged(variant):
     check(variant)
+
+
+# ---- class 3: requires_grad changed after the optimizer is built ------------------------------
+GRADUAL = [
+    Variant("gradual-unfreezing-in-the-epoch-loop", """
+import torch
+train_loader = list(range(3))
+for p in net.conv.parameters():
+    p.requires_grad = False
+optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+for epoch in range(4):
+    if epoch == 2:
+        for p in net.conv.parameters():
+            p.requires_grad = True
+    for batch in train_loader:
+        optimizer.step()
+""", "flagged", codes=("MSM204",), at="            p.requires_grad = True"),
+    Variant("unfreeze-helper-called-in-the-loop", """
+import torch
+
+
+def unfreeze(module):
+    module.requires_grad_(True)
+
+
+train_loader = list(range(3))
+net.conv.requires_grad_(False)
+optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+for epoch in range(4):
+    if epoch == 2:
+        unfreeze(net.conv)
+    for batch in train_loader:
+        optimizer.step()
+""", "flagged", codes=("MSM204",), at="module.requires_grad_(True)"),
+    Variant("freezing-later-by-name", """
+import torch
+train_loader = list(range(3))
+optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+for epoch in range(4):
+    for batch in train_loader:
+        optimizer.step()
+    if epoch == 1:
+        for name, p in net.named_parameters():
+            if name.startswith("fc"):
+                p.requires_grad = False
+""", "flagged", codes=("MSM204",), at="p.requires_grad = False"),
+]
+
+
+@pytest.mark.parametrize("variant", [_param(v) for v in GRADUAL])
+def test_requires_grad_after_the_optimizer_is_flagged(variant):
+    check(variant)
+
+
+FROZEN_BEFORE = """
+import torch
+for p in net.conv.parameters():
+    p.requires_grad = False
+for name, p in net.named_parameters():
+    if name.startswith("bn"):
+        p.requires_grad = False
+optimizer = torch.optim.SGD(filter(lambda p: p.requires_grad, net.parameters()), lr=0.1, momentum=0.9, weight_decay=1e-4)
+"""
+
+
+def test_freezing_before_the_optimizer_is_exact_and_not_flagged():
+    report = H.check_equivalence(FROZEN_BEFORE, aspects=("params", "weight_decay", "update"), steps_per_epoch=4)
+    show("frozen before", report.migration)
+    print(report.format())
+    assert not [f for f in report.findings if f.code in ("MSM203", "MSM204")]
+    report.assert_ok()
+    held = {n for g in report.mindspore.groups for n in g}
+    assert "conv.weight" not in held and "bn.weight" not in held and "fc.weight" in held, held

@@ -107,8 +107,9 @@ def _returned_to(ctx: FileContext, site) -> List[HelperParameter]:
         target = assign.targets[0].target
         if isinstance(target, cst.Name):
             caller = next((a for a in ctx.ancestors(assign) if isinstance(a, cst.FunctionDef)), ctx.module)
-            single = ctx.assignment_of(target) is not None and len(
-                [a for a in ctx.scope(target).assignments[target.value] if isinstance(a, Assignment)]) == 1
+            scope = ctx.scope(target)
+            single = scope is not None and ctx.assignment_of(target) is not None and len(
+                [a for a in scope.assignments[target.value] if isinstance(a, Assignment)]) == 1
             uses = list(ctx.uses_of(target))
             holders.append(HelperParameter(caller, target.value, uses=uses, complete=single, returned=True))
     return holders
