@@ -20,6 +20,7 @@ from ms_migrate.core.edits import Edits
 from ms_migrate.core.options import DEFAULT, Options
 from ms_migrate.core.findings import Check, Finding, make_finding
 from ms_migrate.core import imports
+from ms_migrate.core import tables
 
 
 # Packages whose names the rules resolve: torch itself, and the scheduler factories of
@@ -167,13 +168,13 @@ class FileContext:
                     if qname and _under_optim(qname):
                         self._optim_refs.append((node, qname))
                     for imported in sorted(self.rebound.get(node, ())):
-                        if _under_optim(imported):
+                        if _under_optim(imported) or imported in tables.load("schedulers")["factories"]:
                             self._rebound_refs.append((node, imported))
         return self._optim_refs
 
     def rebound_torch_optim_references(self) -> List[Tuple[cst.CSTNode, str]]:
-        """References to a torch.optim import whose name is also bound otherwise in its scope;
-        they are not converted (which one they are depends on the flow)."""
+        """References to a torch.optim import (or a scheduler factory) whose name is also bound
+        otherwise in its scope; they are not converted (which one they are depends on the flow)."""
         self.torch_optim_references()
         return self._rebound_refs
 

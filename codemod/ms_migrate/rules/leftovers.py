@@ -54,7 +54,7 @@ class Leftovers(Rule):
                 continue  # the rebinding itself
             lines = ", ".join(str(line) for line in ctx.rebinding_lines(node))
             ctx.report(
-                SCHEDULER if ".lr_scheduler" in qname else OTHER, node,
+                OTHER if qname.startswith("torch.optim.") and ".lr_scheduler" not in qname else SCHEDULER, node,
                 f"`{ctx.code(node)}` is imported as {qname} but its name is bound more than once in "
                 f"this scope (lines {lines}: another import, a wrapper, functools.partial, an assignment "
                 "or a loop target), so ms-migrate cannot tell which one runs here and left it as it "
