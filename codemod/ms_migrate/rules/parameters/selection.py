@@ -368,6 +368,7 @@ class ParameterSelection(Rule):
                 "if they must be selected as in torch",
             )
 
+
 def _shown(ctx: FileContext, write: cst.CSTNode) -> str:
     """The write as written: the whole `p.requires_grad = v`, or the requires_grad_() call."""
     target = ctx.parent(write)
