@@ -71,12 +71,15 @@ class ParamGroups(Rule):
     checks = (UNSUPPORTED_KEY, SPREAD, PARAM_GROUPS, ADD_GROUP)
 
     def run(self, ctx: FileContext) -> None:
+        self.seen: set = set()  # param_groups attributes converted or reported
         for site in ctx.optimizer_sites:
             for group in site.groups:
                 self._check_keys(ctx, group, site)
             if site.target is not None:
                 self._uses(ctx, site)
         self._helper_uses(ctx)
+        if ctx.optimizer_sites:
+            self._unknown_holders(ctx)
 
     # ---- keys -------------------------------------------------------------------------------
     def _check_keys(self, ctx: FileContext, group, site: OptimizerSite) -> None:
@@ -135,11 +138,26 @@ class ParamGroups(Rule):
                 else:
                     why = (f"{helper.function.name.value}() is called with {len(helper.sites)} converted "
                            "optimizers whose lrs differ in kind (groups, schedules)")
+                self.seen.add(attribute)
                 ctx.report(PARAM_GROUPS, attribute, f"{ctx.code(attribute)}: MindSpore optimizers have no "
                            f"param_groups, and {why}, so this use cannot be converted for all of them: "
                            f"{_advice()}")
 
+    def _unknown_holders(self, ctx: FileContext) -> None:
+        """Any other `X.param_groups` in a file whose optimizers were converted: X may be one of
+        them (a method's parameter, an attribute of another object), so it is flagged."""
+        for reference in ctx.references:
+            node = reference
+            while isinstance(node, cst.Attribute):
+                if node.attr.value == "param_groups" and node not in self.seen:
+                    self.seen.add(node)
+                    ctx.report(PARAM_GROUPS, node, f"{ctx.code(node)}: ms-migrate cannot tell whether "
+                               f"{ctx.code(node.value)} is one of the optimizers it converted in this file; "
+                               f"if it is, MindSpore optimizers have no param_groups: {_advice()}")
+                node = node.value
+
     def _param_groups(self, ctx: FileContext, site: OptimizerSite, use, attribute) -> None:
+        self.seen.add(attribute)
         groups = site.every_group()
         shared_lr = groups is not None and all(key not in ("lr", None) for g in groups for _, key, _ in P.group_keys(g))
         fixed_lr = shared_lr and not site.scheduled  # one lr Parameter that ops.assign can change
