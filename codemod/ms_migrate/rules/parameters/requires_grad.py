@@ -66,35 +66,54 @@ def without_moving_statistics(iterable: cst.BaseExpression, named: bool) -> cst.
 def late_writes(ctx: FileContext, sites) -> List[Tuple[cst.CSTNode, object, bool]]:
     """(write, site, definite) for requires_grad writes on parameters or modules that can run
     after a converted optimizer is constructed; definite False when that cannot be told."""
-    found = []
-    calls = [site.call for site in sites]
-    if not calls:
+    found: List[Tuple[cst.CSTNode, object, bool]] = []
+    if not sites:
         return found
-    for write, receiver, _ in writes(ctx.module):
-        if not _on_parameters(ctx, write, receiver):
-            continue
-        verdicts = [(_runs_after(ctx, write, call, depth=0), site) for site, call in zip(sites, calls)
-                    if not _rebuilt_after(ctx, write, site, sites)]
-        for verdict, site in sorted(verdicts, key=lambda v: v[0] is not True):
-            if verdict is not False:
-                found.append((write, site, verdict is True))
-                break
+    _FUNCTIONS.clear()
+    try:
+        # (function, optimizer variable) -> constructions there, for rebuilds after a write
+        built: dict = {}
+        for site in sites:
+            if site.target is not None:
+                built.setdefault((_function(ctx, site.call), ctx.code(site.target)), []).append(site.call)
+        sources = _parameter_source_bindings(ctx)
+        for write, receiver, _ in writes(ctx.module):
+            if not _on_parameters(ctx, write, receiver, sources):
+                continue
+            verdicts = [(_runs_after(ctx, write, site.call, depth=0), site) for site in sites
+                        if not _rebuilt_after(ctx, write, site, built)]
+            for verdict, site in sorted(verdicts, key=lambda v: v[0] is not True):
+                if verdict is not False:
+                    found.append((write, site, verdict is True))
+                    break
+    finally:
+        _FUNCTIONS.clear()
     return found
 
 
-def _rebuilt_after(ctx: FileContext, write: cst.CSTNode, site, sites) -> bool:
+def _rebuilt_after(ctx: FileContext, write: cst.CSTNode, site, built: dict) -> bool:
     """The optimizer is built again after the write, in the same function and into the same
     variable (`unfreeze; optimizer = SGD(model.parameters())`): the write precedes it."""
     if site.target is None:
         return False
-    where = _function(ctx, write)
-    return any(
-        other.target is not None and ctx.code(other.target) == ctx.code(site.target)
-        and _function(ctx, other.call) is where and _after(ctx, other.call, write)
-        for other in sites)
+    calls = built.get((_function(ctx, write), ctx.code(site.target)), ())
+    return any(_after(ctx, call, write) for call in calls)
 
 
-def _on_parameters(ctx: FileContext, write: cst.CSTNode, receiver: cst.BaseExpression) -> bool:
+def _parameter_source_bindings(ctx: FileContext) -> list:
+    """The bindings of the roots of `X.parameters()`-like calls in the file."""
+    found = []
+    for call in ctx.calls:
+        func = call.func
+        if isinstance(func, cst.Attribute) and func.attr.value in _PARAMETER_SOURCES:
+            root = _root(func.value)
+            binding = ctx.binding(root) if root is not None else None
+            if binding is not None and all(binding is not b for b in found):
+                found.append(binding)
+    return found
+
+
+def _on_parameters(ctx: FileContext, write: cst.CSTNode, receiver: cst.BaseExpression, sources: list) -> bool:
     """A loop variable over a parameter source; a module (a chain whose root also has
     .parameters() called on it somewhere in the file); or, for requires_grad_(True/False), a
     function parameter (unfreeze(module) helpers)."""
@@ -113,13 +132,7 @@ def _on_parameters(ctx: FileContext, write: cst.CSTNode, receiver: cst.BaseExpre
     if (isinstance(write, cst.Call) and write.args and isinstance(binding.node, cst.Param)
             and isinstance(syntax.literal_value(write.args[0].value), bool)):
         return True
-    for call in ctx.calls:
-        func = call.func
-        if isinstance(func, cst.Attribute) and func.attr.value in _PARAMETER_SOURCES:
-            other = _root(func.value)
-            if other is not None and ctx.binding(other) is binding:
-                return True
-    return False
+    return any(binding is other for other in sources)
 
 
 def _enclosing_loop_over(ctx: FileContext, node: cst.CSTNode, name: str) -> Optional[cst.For]:
@@ -141,11 +154,15 @@ def _root(node: cst.BaseExpression) -> Optional[cst.Name]:
     return node if isinstance(node, cst.Name) else None
 
 
+_FUNCTIONS: dict = {}  # node -> its function, for one late_writes() run
+
+
 def _function(ctx: FileContext, node: cst.CSTNode) -> cst.CSTNode:
-    for parent in ctx.ancestors(node):
-        if isinstance(parent, (cst.FunctionDef, cst.Lambda)):
-            return parent
-    return ctx.module
+    found = _FUNCTIONS.get(node)
+    if found is None:
+        found = next((p for p in ctx.ancestors(node) if isinstance(p, (cst.FunctionDef, cst.Lambda))), ctx.module)
+        _FUNCTIONS[node] = found
+    return found
 
 
 def _after(ctx: FileContext, a: cst.CSTNode, b: cst.CSTNode) -> bool:
