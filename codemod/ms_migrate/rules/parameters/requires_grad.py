@@ -80,7 +80,13 @@ def late_writes(ctx: FileContext, sites) -> List[Tuple[cst.CSTNode, object, bool
         for write, receiver, _ in writes(ctx.module):
             if not _on_parameters(ctx, write, receiver, sources):
                 continue
-            verdicts = [(_runs_after(ctx, write, site.call, depth=0), site) for site in sites
+            where = _function(ctx, write)
+            candidates = sites
+            if where is ctx.module or (isinstance(where, cst.FunctionDef) and _class_of(ctx, where) is None
+                                       and not _called(ctx, where)):
+                # nothing calls it later: only the constructions of its own function matter
+                candidates = [site for site in sites if _function(ctx, site.call) is where]
+            verdicts = [(_runs_after(ctx, write, site.call, depth=0), site) for site in candidates
                         if not _rebuilt_after(ctx, write, site, built)]
             for verdict, site in sorted(verdicts, key=lambda v: v[0] is not True):
                 if verdict is not False:
@@ -197,6 +203,12 @@ def _runs_after(ctx: FileContext, node: cst.CSTNode, construction: cst.Call, dep
     if True in verdicts:
         return True
     return None if None in verdicts else False
+
+
+def _called(ctx: FileContext, function: cst.FunctionDef) -> bool:
+    """Is the function's name read anywhere (called, or passed on)?"""
+    scope = ctx.scope(function)
+    return scope is None or any(a.references for a in scope.assignments[function.name.value])
 
 
 def _class_of(ctx: FileContext, function: cst.CSTNode) -> Optional[cst.ClassDef]:

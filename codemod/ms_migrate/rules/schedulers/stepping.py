@@ -182,10 +182,10 @@ def _helper_updates(ctx: FileContext, name: str, function: cst.CSTNode) -> List[
     found = []
     # mnist: train(args, model, device, train_loader, optimizer, epoch) holds the batch loop
     for call in ctx.calls:
-        if _function_of(ctx, call) is not function or not isinstance(call.func, cst.Name):
+        if not isinstance(call.func, cst.Name):
             continue
         helper = _local_function(ctx, call.func)
-        if helper is None:
+        if helper is None or _function_of(ctx, call) is not function:
             continue
         mapping = _bind_call(call, helper)
         inner = [n for n, v in mapping.items() if isinstance(v, cst.Name) and v.value == name]
