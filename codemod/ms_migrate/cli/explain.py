@@ -131,6 +131,21 @@ EXPLANATIONS: Dict[str, Tuple[str, str, str]] = {
         "parameters_and_names() also yields BatchNorm moving statistics: skip them (they are not "
         "trainable) if the loop must see exactly torch's parameters.",
     ),
+    "MSM203": (
+        "for p in model.parameters():\n    p.requires_grad = True",
+        "for p in model.get_parameters():\n    if not p.name.endswith(('moving_mean', 'moving_variance')):\n"
+        "        p.requires_grad = True",
+        "MindSpore keeps BatchNorm's moving statistics as parameters; an unfreeze loop must skip them "
+        "or they reach the optimizer. Other torch buffers ported as parameters need the same guard.",
+    ),
+    "MSM204": (
+        "optimizer = optim.SGD(model.parameters(), lr=0.1)\n...\nfor p in model.backbone.parameters():\n"
+        "    p.requires_grad = True  # at epoch k",
+        "(flagged: trainable_params() snapshots the parameters trainable at construction)",
+        "torch trains parameters unfrozen after the optimizer was built; a MindSpore optimizer keeps "
+        "the list it was given. Build the optimizer over every parameter that will ever train, or "
+        "rebuild it after unfreezing.",
+    ),
     "MSM301": (
         "optim.SGD([{'params': a, 'momentum': 0.9}, {'params': b, 'momentum': 0.5}], lr=0.1)",
         "(the key is left; MindSpore raises KeyError at construction)",

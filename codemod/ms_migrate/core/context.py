@@ -20,6 +20,7 @@ from ms_migrate.core.edits import Edits
 from ms_migrate.core.options import DEFAULT, Options
 from ms_migrate.core.findings import Check, Finding, make_finding
 from ms_migrate.core import imports
+from ms_migrate.core import tables
 
 
 # Packages whose names the rules resolve: torch itself, and the scheduler factories of
@@ -112,6 +113,9 @@ class FileContext:
         self.names_in_use = index.names
         self._tracked_roots = index.tracked_roots
         self._optim_refs: Optional[List[Tuple[cst.CSTNode, str]]] = None
+        self._rebound_refs: List[Tuple[cst.CSTNode, str]] = []
+        # references whose name an import binds to a tracked name and something else rebinds
+        self.rebound: Dict[cst.CSTNode, Set[str]] = {}
         self.edits = Edits()
         self.findings: List[Finding] = []
         self.flagged: List[Tuple[Finding, cst.CSTNode]] = []  # finding, statement to annotate
@@ -141,7 +145,27 @@ class FileContext:
             raise  # the engine retries the file on a deeper stack; never a silent "unknown"
         except Exception:
             return set()
-        return {q.name for q in names if q.source is QualifiedNameSource.IMPORT}
+        imported = {q.name for q in names if q.source is QualifiedNameSource.IMPORT}
+        if imported and len({q.name for q in names}) > 1:
+            # The name is bound by an import AND otherwise in its scope (`Adam = partial(Adam,
+            # ...)`, `def SGD(...)`, a for target, another import): not the import, whatever
+            # the flow.
+            self.rebound[node] = imported
+            return set()
+        return imported
+
+    def rebinding_lines(self, node: cst.CSTNode) -> List[int]:
+        """Lines of every binding of the name a rebound reference starts with."""
+        while isinstance(node, (cst.Attribute, cst.Call)):
+            node = node.value if isinstance(node, cst.Attribute) else node.func
+        scope = self.scopes.get(node)
+        if not isinstance(node, cst.Name) or scope is None:
+            return []
+        lines = set()
+        for assignment in scope[node.value]:
+            if isinstance(assignment, Assignment):
+                lines.add(self.start(assignment.node).line)
+        return sorted(lines)
 
     def may_be_tracked(self, node: cst.CSTNode) -> bool:
         """Cheap pre-check before a scope lookup: does this Name/Attribute chain start at a name
@@ -159,9 +183,18 @@ class FileContext:
             for node in self.references:
                 if self.may_be_tracked(node):
                     qname = self.qualified_name(node)
-                    if qname and (qname == "torch.optim" or qname.startswith("torch.optim.")):
+                    if qname and _under_optim(qname):
                         self._optim_refs.append((node, qname))
+                    for imported in sorted(self.rebound.get(node, ())):
+                        if _under_optim(imported) or imported in tables.load("schedulers")["factories"]:
+                            self._rebound_refs.append((node, imported))
         return self._optim_refs
+
+    def rebound_torch_optim_references(self) -> List[Tuple[cst.CSTNode, str]]:
+        """References to a torch.optim import (or a scheduler factory) whose name is also bound
+        otherwise in its scope; they are not converted (which one they are depends on the flow)."""
+        self.torch_optim_references()
+        return self._rebound_refs
 
     def qualified_name(self, node: cst.CSTNode) -> Optional[str]:
         """The one imported dotted name `node` stands for, or None when unknown or ambiguous."""
@@ -278,6 +311,10 @@ class FileContext:
 
     def convert(self, rule_code: str) -> None:
         self.conversions[rule_code] += 1
+
+
+def _under_optim(dotted: str) -> bool:
+    return dotted == "torch.optim" or dotted.startswith("torch.optim.")
 
 
 def _tracked(dotted: str) -> bool:

@@ -47,6 +47,19 @@ class Leftovers(Rule):
                         f"`{ctx.code(small)}` hides which torch.optim names this file uses, so ms-migrate "
                         "cannot see them: import the names explicitly and run it again",
                     )
+        for node, qname in ctx.rebound_torch_optim_references():
+            parent = ctx.parent(node)
+            if ctx.assignment_of(node) is not None or (
+                    isinstance(parent, (cst.FunctionDef, cst.ClassDef)) and parent.name is node):
+                continue  # the rebinding itself
+            lines = ", ".join(str(line) for line in ctx.rebinding_lines(node))
+            ctx.report(
+                OTHER if qname.startswith("torch.optim.") and ".lr_scheduler" not in qname else SCHEDULER, node,
+                f"`{ctx.code(node)}` is imported as {qname} but its name is bound more than once in "
+                f"this scope (lines {lines}: another import, a wrapper, functools.partial, an assignment "
+                "or a loop target), so ms-migrate cannot tell which one runs here and left it as it "
+                "is: convert it by hand, keeping every argument the rebinding adds",
+            )
         for node, qname in ctx.torch_optim_references():
             if node in ctx.handled:
                 continue

@@ -37,18 +37,23 @@ def convert(ctx: FileContext, site, check) -> None:
     if site.target is None:
         return
     for use in ctx.uses_of(site.target):
-        attribute = ctx.parent(use)
-        if not (isinstance(attribute, cst.Attribute) and attribute.value is use
-                and attribute.attr.value == "param_groups"):
-            continue
-        outer = ctx.parent(attribute)
-        if isinstance(outer, cst.For) and outer.iter is attribute and isinstance(outer.target, cst.Name):
-            for item in _lr_items_of(ctx, outer.body, outer.target.value):
-                _item(ctx, site, check, item)
-            continue
-        item = _lr_item(ctx, attribute)
-        if item is not None:
+        convert_use(ctx, site, check, use)
+
+
+def convert_use(ctx: FileContext, site, check, use: cst.CSTNode) -> None:
+    """One use of a name holding the optimizer (its own variable, or a helper's parameter)."""
+    attribute = ctx.parent(use)
+    if not (isinstance(attribute, cst.Attribute) and attribute.value is use
+            and attribute.attr.value == "param_groups"):
+        return
+    outer = ctx.parent(attribute)
+    if isinstance(outer, cst.For) and outer.iter is attribute and isinstance(outer.target, cst.Name):
+        for item in _lr_items_of(ctx, outer.body, outer.target.value):
             _item(ctx, site, check, item)
+        return
+    item = _lr_item(ctx, attribute)
+    if item is not None:
+        _item(ctx, site, check, item)
 
 
 def _item(ctx: FileContext, site, check, item: cst.Subscript) -> None:

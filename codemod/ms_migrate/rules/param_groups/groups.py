@@ -29,7 +29,7 @@ use of param_groups is flagged (MSM303), as is an add_param_group that could not
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import List, Optional
 
 import libcst as cst
 
@@ -37,6 +37,7 @@ from ms_migrate.core import params as P
 from ms_migrate.core import syntax
 from ms_migrate.core.context import FileContext
 from ms_migrate.core.findings import ERROR, WARNING, Check
+from ms_migrate.rules.param_groups import flow
 from ms_migrate.rules.base import Rule
 from ms_migrate.rules.optimizers.constructor import GROUP_KEYS, OptimizerSite
 from ms_migrate.rules.param_groups import experimental
@@ -71,15 +72,21 @@ class ParamGroups(Rule):
     checks = (UNSUPPORTED_KEY, SPREAD, PARAM_GROUPS, ADD_GROUP)
 
     def run(self, ctx: FileContext) -> None:
+        self.seen: set = set()  # param_groups attributes converted or reported
         for site in ctx.optimizer_sites:
             if site.api == "experimental":  # torch's groups are accepted; param_groups stays
                 experimental.convert(ctx, site, PARAM_GROUPS)
             if site.api != "nn":
+                # param_groups stays (experimental keeps it; a torch optimizer is still torch's)
+                self.seen.update(_param_groups_attributes(ctx, site))
                 continue
             for group in site.groups:
                 self._check_keys(ctx, group, site)
             if site.target is not None:
                 self._uses(ctx, site)
+        self._helper_uses(ctx)
+        if ctx.optimizer_sites:
+            self._unknown_holders(ctx)
 
     # ---- keys -------------------------------------------------------------------------------
     def _check_keys(self, ctx: FileContext, group, site: OptimizerSite) -> None:
@@ -117,7 +124,56 @@ class ParamGroups(Rule):
             elif name == "param_groups":
                 self._param_groups(ctx, site, use, attribute)
 
+    def _helper_uses(self, ctx: FileContext) -> None:
+        """param_groups in functions the optimizer is passed to: converted as the optimizer's
+        own when every call passes that one optimizer, else flagged."""
+        for helper in flow.helper_parameters(ctx, ctx.optimizer_sites):
+            for use in helper.uses:
+                attribute = ctx.parent(use)
+                if not (isinstance(attribute, cst.Attribute) and attribute.value is use
+                        and attribute.attr.value == "param_groups"):
+                    continue
+                apis = {site.api for site in helper.sites}
+                if apis == {"torch"}:  # the optimizer stayed in torch: so does its param_groups
+                    self.seen.add(attribute)
+                    continue
+                if (apis == {"experimental"} and helper.complete
+                        and len({site.scheduled for site in helper.sites}) == 1):
+                    self.seen.add(attribute)
+                    experimental.convert_use(ctx, helper.sites[0], PARAM_GROUPS, use)
+                    continue
+                signatures = {_signature(site) for site in helper.sites}
+                if apis == {"nn"} and helper.complete and len(signatures) == 1 and None not in signatures:
+                    # every optimizer it gets has the same kind of lr: one conversion fits all
+                    self._param_groups(ctx, helper.sites[0], use, attribute)
+                    continue
+                if helper.returned:
+                    why = f"{helper.name} is bound more than once"
+                elif len(helper.sites) == 1 or not helper.complete:
+                    why = f"{helper.function.name.value}() is also called with other values than the one converted optimizer"
+                else:
+                    why = (f"{helper.function.name.value}() is called with {len(helper.sites)} converted "
+                           "optimizers whose lrs differ in kind (groups, schedules)")
+                self.seen.add(attribute)
+                ctx.report(PARAM_GROUPS, attribute, f"{ctx.code(attribute)}: MindSpore optimizers have no "
+                           f"param_groups, and {why}, so this use cannot be converted for all of them: "
+                           f"{_advice()}")
+
+    def _unknown_holders(self, ctx: FileContext) -> None:
+        """Any other `X.param_groups` in a file whose optimizers were converted: X may be one of
+        them (a method's parameter, an attribute of another object), so it is flagged."""
+        for reference in ctx.references:
+            node = reference
+            while isinstance(node, cst.Attribute):
+                if node.attr.value == "param_groups" and node not in self.seen:
+                    self.seen.add(node)
+                    ctx.report(PARAM_GROUPS, node, f"{ctx.code(node)}: ms-migrate cannot tell whether "
+                               f"{ctx.code(node.value)} is one of the optimizers it converted in this file; "
+                               f"if it is, MindSpore optimizers have no param_groups: {_advice()}")
+                node = node.value
+
     def _param_groups(self, ctx: FileContext, site: OptimizerSite, use, attribute) -> None:
+        self.seen.add(attribute)
         groups = site.every_group()
         shared_lr = groups is not None and all(key not in ("lr", None) for g in groups for _, key, _ in P.group_keys(g))
         fixed_lr = shared_lr and not site.scheduled  # one lr Parameter that ops.assign can change
@@ -128,7 +184,8 @@ class ParamGroups(Rule):
             if value is not None and fixed_lr:
                 self._assign(ctx, outer, use, value)
                 return
-            why = "it does more than set 'lr'" if value is None else "its groups have their own lr"
+            why = ("it does more than set 'lr'" if value is None else
+                   "its lr is now a per-step list" if site.scheduled else "its groups have their own lr")
             self._refuse(ctx, site, PARAM_GROUPS, attribute, f"{ctx.code(attribute)} loop cannot be converted ({why}): "
                        f"{_advice()}")
             return
@@ -182,6 +239,27 @@ class ParamGroups(Rule):
 
         ctx.edits.replace(statement, rebuild)
         ctx.convert(self.code)
+
+
+def _param_groups_attributes(ctx: FileContext, site: OptimizerSite) -> List[cst.Attribute]:
+    if site.target is None:
+        return []
+    found = []
+    for use in ctx.uses_of(site.target):
+        attribute = ctx.parent(use)
+        if isinstance(attribute, cst.Attribute) and attribute.value is use and attribute.attr.value == "param_groups":
+            found.append(attribute)
+    return found
+
+
+def _signature(site: OptimizerSite):
+    """What decides how a param_groups use converts: the number of groups, whether they share
+    one lr, whether it is a schedule (None: groups not all seen)."""
+    groups = site.every_group()
+    if groups is None:
+        return None
+    shared = all(key not in ("lr", None) for g in groups for _, key, _ in P.group_keys(g))
+    return len(groups), shared, site.scheduled
 
 
 def _advice() -> str:

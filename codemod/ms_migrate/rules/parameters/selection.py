@@ -41,10 +41,11 @@ import libcst as cst
 
 from ms_migrate.rules.parameters import loops as L
 from ms_migrate.rules.parameters import names as param_names
+from ms_migrate.rules.parameters import requires_grad as RG
 from ms_migrate.core import params as P
 from ms_migrate.core import syntax
 from ms_migrate.core.context import FileContext
-from ms_migrate.core.findings import MIGRATION_GUIDE, WARNING, Check
+from ms_migrate.core.findings import ERROR, MIGRATION_GUIDE, WARNING, Check
 from ms_migrate.rules.base import Rule
 
 NAMES_URL = "https://www.mindspore.cn/docs/en/r2.10.0/api_python/nn/mindspore.nn.Optimizer.html"
@@ -53,6 +54,16 @@ NAME_LITERAL = Check(
     "MSM201", "parameter-name-differs",
     "A name filter that selects different parameters in MindSpore (norm: gamma/beta, embedding: embedding_table).",
     WARNING, NAMES_URL,
+)
+UNFREEZE = Check(
+    "MSM203", "unfreeze-moving-statistics",
+    "A loop that may set requires_grad=True skips BatchNorm moving statistics, which MindSpore keeps as parameters.",
+    WARNING, MIGRATION_GUIDE,
+)
+LATE_WRITE = Check(
+    "MSM204", "requires-grad-after-optimizer",
+    "requires_grad changes after the optimizer is built: MindSpore optimizers keep the parameters they were given.",
+    ERROR, MIGRATION_GUIDE,
 )
 MOVING_STATS = Check(
     "MSM202", "parameters-and-names-buffers",
@@ -66,7 +77,7 @@ class ParameterSelection(Rule):
     name = "parameter-selection"
     summary = "parameters()/named_parameters() selection becomes trainable_params()/Parameter.name."
     url = NAMES_URL
-    checks = (NAME_LITERAL, MOVING_STATS)
+    checks = (NAME_LITERAL, MOVING_STATS, UNFREEZE, LATE_WRITE)
 
     def run(self, ctx: FileContext) -> None:
         self.ctx = ctx
@@ -85,6 +96,18 @@ class ParameterSelection(Rule):
                 self._named(call)
             elif _method_call(call, "parameters"):
                 self._freeze_loop(call)
+        for write, site, definite in RG.late_writes(ctx, ctx.optimizer_sites):
+            when = "runs" if definite else "may run"
+            ctx.report(
+                LATE_WRITE, write,
+                f"`{_shown(ctx, write)}` {when} after the optimizer at line {ctx.start(site.call).line} is "
+                "built: a MindSpore optimizer keeps the parameters it was given (trainable_params() is "
+                "taken once), so parameters unfrozen later are never trained and parameters frozen later "
+                "keep training, unlike torch; build a new optimizer over trainable_params() after "
+                "changing requires_grad (carrying over its state), or give it every parameter to train "
+                "from the start",
+                severity=ERROR if definite else WARNING,
+            )
 
     # ---- parameters() feeding an optimizer -------------------------------------------------
     def _feed(self, node: cst.BaseExpression, depth: int) -> None:
@@ -155,6 +178,9 @@ class ParameterSelection(Rule):
             self._translate_literals(list(parent.ifs))
         elif isinstance(parent, cst.For):
             self._translate_literals([parent.body])
+            names = L.pair(parent.target) if parent.iter is call else None
+            if names is not None:
+                self._skip_moving_statistics(parent, call, names[1].value, named=True)
 
     def _rename(self, call: cst.Call, selecting: bool) -> None:
         """The exact counterpart: (name, parameter) pairs, plus BatchNorm's moving statistics."""
@@ -292,6 +318,21 @@ class ParameterSelection(Rule):
         if L.freezes(loop.body, loop.target.value):
             ctx.edits.replace(call.func, lambda f: f.with_changes(attr=cst.Name("get_parameters")))
             ctx.convert(self.code)
+            self._skip_moving_statistics(loop, call, loop.target.value, named=False)
+
+    def _skip_moving_statistics(self, loop: cst.For, call: cst.Call, var: str, named: bool) -> None:
+        """A loop that may unfreeze must not make BatchNorm's moving statistics trainable."""
+        if not RG.may_unfreeze(loop.body, var):
+            return
+        ctx = self.ctx
+        ctx.edits.replace(call, lambda c: RG.without_moving_statistics(c, named))
+        ctx.report(
+            UNFREEZE, loop,
+            f"this loop may set requires_grad=True: in MindSpore {'parameters_and_names' if named else 'get_parameters'}() "
+            "also yields BatchNorm moving_mean/moving_variance, which would then become trainable and reach "
+            "trainable_params() and the optimizer, so the loop skips them by name; skip any other "
+            "parameter that is a buffer in torch (requires_grad=False from construction) the same way",
+        )
 
     # ---- name literals ---------------------------------------------------------------------
     def _translate_literals(self, nodes: List[cst.CSTNode]) -> None:
@@ -327,6 +368,14 @@ class ParameterSelection(Rule):
                 f"names {which} (e.g. 'bn.{'beta' if 'bias' in value else 'gamma'}'); add those names "
                 "if they must be selected as in torch",
             )
+
+
+def _shown(ctx: FileContext, write: cst.CSTNode) -> str:
+    """The write as written: the whole `p.requires_grad = v`, or the requires_grad_() call."""
+    target = ctx.parent(write)
+    assign = ctx.parent(target) if isinstance(target, cst.AssignTarget) else None
+    return ctx.code(assign if isinstance(assign, cst.Assign) else write).strip()
+
 
 def _method_call(call: cst.Call, name: str) -> bool:
     return isinstance(call.func, cst.Attribute) and call.func.attr.value == name and not call.args

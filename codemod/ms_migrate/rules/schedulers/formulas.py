@@ -34,6 +34,8 @@ class Timing:
     math: Callable[[], cst.BaseExpression]  # the math module (imported on first use)
     let: Callable[[str, cst.BaseExpression], cst.BaseExpression]  # name a value computed once
     index: str = "i"  # the list comprehension's variable: a name the user's values do not read
+    count: Optional[cst.BaseExpression] = None  # the scheduler's count at step i, when modelled
+    #                                             otherwise (scheduler.step(epoch): step_argument.py)
 
     @property
     def spe(self) -> cst.BaseExpression:
@@ -41,6 +43,8 @@ class Timing:
         return self.steps_per_epoch if self.per_epoch else cst.Integer("1")
 
     def t(self) -> cst.BaseExpression:
+        if self.count is not None:
+            return self.count
         if self.per_epoch:
             return syntax.fill("I // SPE + 1" if self.offset else "I // SPE", I=cst.Name(self.index),
                                SPE=self.steps_per_epoch)
@@ -127,11 +131,20 @@ def _cosine(a: Args, T: Expr, tm) -> Expr:
 
 
 def _warm_restarts(a: Args, T: Expr, tm) -> Expr:
+    _fixed_period(a)
+    return _cosine_factor(a, T, tm, "T_0", "(T % P)")
+
+
+def _fixed_period(a: Args) -> None:
     if "T_mult" in a and syntax.literal_value(a["T_mult"]) != 1:
         raise Unsupported("T_mult other than a literal 1 restarts with growing periods, which this "
                           "rule does not expand; build the list with the cawr_lrs helper of "
                           "mindspore-facts.md 5.2")
-    return _cosine_factor(a, T, tm, "T_0", "(T % P)")
+
+
+def _warm_restarts_element(a: Args, base: Expr, T: Expr, tm) -> Expr:
+    _fixed_period(a)  # the element form is used alone: it must check T_mult too
+    return _cosine_element("T_0", "(T % P)")(a, base, T, tm)
 
 
 def _hf_linear(a: Args, T: Expr, tm) -> Expr:
@@ -282,7 +295,7 @@ SPECS: Dict[str, Spec] = {
     "MultiStepLR": Spec(factor=_multi_step),
     "ExponentialLR": Spec(factor=_exponential, dynamic=_dyn_exponential),
     "CosineAnnealingLR": Spec(factor=_cosine, element=_cosine_element("T_max", "T")),
-    "CosineAnnealingWarmRestarts": Spec(factor=_warm_restarts, element=_cosine_element("T_0", "(T % P)")),
+    "CosineAnnealingWarmRestarts": Spec(factor=_warm_restarts, element=_warm_restarts_element),
     "PolynomialLR": Spec(factor=_polynomial, dynamic=_dyn_polynomial),
     "LinearLR": Spec(factor=_linear, dynamic=_dyn_linear),
     "ConstantLR": Spec(factor=_constant, dynamic=_dyn_constant),
@@ -334,7 +347,7 @@ def whole_list(name: str, args: Args, base: Expr, timing: Timing) -> Optional[Ex
     spec = SPECS[name]
     if spec.constant:
         return None
-    if spec.dynamic is not None and not timing.offset:
+    if spec.dynamic is not None and not timing.offset and timing.count is None:
         return spec.dynamic(args, base, timing)
     return comprehension(element(name, args, base, timing.t(), timing), timing)
 

@@ -17,13 +17,14 @@ supply.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import libcst as cst
 from libcst.metadata import Assignment
 
 from ms_migrate.core import syntax
 from ms_migrate.core.context import FileContext
+from ms_migrate.rules.schedulers import gaps
 from ms_migrate.rules.schedulers.formulas import Unsupported
 
 _WRAPPERS = ("enumerate", "tqdm", "tqdm.tqdm", "tqdm.auto.tqdm", "iter")
@@ -37,6 +38,12 @@ class Stepping:
     outer: cst.CSTNode  # the statement of the scheduler's function holding the loops
     offset: int = 0  # 1 when a per-epoch scheduler steps at the start of each epoch
     assumptions: List[str] = field(default_factory=list)  # what the list assumes (warnings)
+    epoch_loop: Optional[cst.For] = None
+    batch_loop: Optional[cst.For] = None
+    update: Optional[cst.Call] = None  # the optimizer.step() the list is indexed by
+    # the scheduler's count at optimizer step `i` given steps per epoch, when not the plain one
+    # (scheduler.step(epoch): step_argument.py)
+    count: Optional[Callable[[cst.BaseExpression], cst.BaseExpression]] = None
 
 
 @dataclass
@@ -63,6 +70,7 @@ def analyze(ctx: FileContext, step_call: cst.Call, optimizer: cst.Name) -> Stepp
             raise Unsupported("scheduler.step() and optimizer.step() sit under different conditions "
                               "in the batch loop; supply the number of optimizer updates yourself")
         _check_order(ctx, update.call, step_call)
+        gaps.exit_between(ctx, update.call, step_call)
     elif len(u_loops) == len(s_loops) + 1 and all(a is b for a, b in zip(u_loops, s_loops)):
         per_epoch = True
         batch_loop = u_loops[-1]
@@ -71,6 +79,7 @@ def analyze(ctx: FileContext, step_call: cst.Call, optimizer: cst.Name) -> Stepp
             raise Unsupported("scheduler.step() runs under a condition in the epoch loop; supply the "
                               "epochs at which it steps yourself")
         batch_side = update.site if update.mapping else batch_loop
+        gaps.epoch_body_is_straight(ctx, epoch_loop, step_call, batch_side)
     else:
         raise Unsupported("cannot tell from the loops how often scheduler.step() runs relative to "
                           "optimizer.step()")
@@ -79,7 +88,8 @@ def analyze(ctx: FileContext, step_call: cst.Call, optimizer: cst.Name) -> Stepp
     updates = _updates_per_epoch(ctx, batch_loop, update)
     epochs = _epochs(ctx, epoch_loop) if epoch_loop is not None else None
     outer = s_loops[0]
-    result = Stepping(per_epoch, epochs, updates, ctx.statement_of(outer))
+    result = Stepping(per_epoch, epochs, updates, ctx.statement_of(outer),
+                      epoch_loop=epoch_loop, batch_loop=batch_loop, update=update.call)
     if per_epoch and _position_in(ctx, step_call, epoch_loop) < _position_in(ctx, batch_side, epoch_loop):
         result.offset = 1  # torch's epoch e then already runs with the scheduler's count e + 1
     exit_ = _early_exit(batch_loop)
@@ -152,30 +162,47 @@ def _is_step_of(ctx: FileContext, call: cst.Call, name: str) -> bool:
 def _find_update(ctx: FileContext, optimizer: cst.Name, function: cst.CSTNode) -> _Update:
     name = optimizer.value
     own = [c for c in ctx.calls if _is_step_of(ctx, c, name) and _function_of(ctx, c) is function]
-    if len(own) == 1:
-        loops, guards = _loops_and_guards(ctx, own[0], function)
-        return _Update(own[0], own[0], loops, guards, {})
     if len(own) > 1:
         raise Unsupported(f"{name}.step() is called in several places")
+    found = [_Update(c, c, *_loops_and_guards(ctx, c, function), {}) for c in own]
+    found += _helper_updates(ctx, name, function)
+    if len(found) > 1:
+        lines = ", ".join(str(line) for line in sorted(ctx.start(u.site).line for u in found))
+        raise Unsupported(f"{name}.step() is reached from {len(found)} places (lines {lines}), so the "
+                          "updates per epoch are not those of one loop; supply the number of optimizer "
+                          "steps yourself")
+    if found:
+        return found[0]
+    raise Unsupported(f"no {name}.step() found in the function that steps the scheduler or in a "
+                      "function of this file it calls")
+
+
+def _helper_updates(ctx: FileContext, name: str, function: cst.CSTNode) -> List[_Update]:
+    """Calls of functions of this file that are given the optimizer and step it."""
+    found = []
     # mnist: train(args, model, device, train_loader, optimizer, epoch) holds the batch loop
     for call in ctx.calls:
-        if _function_of(ctx, call) is not function or not isinstance(call.func, cst.Name):
+        if not isinstance(call.func, cst.Name):
             continue
         helper = _local_function(ctx, call.func)
-        if helper is None:
+        if helper is None or _function_of(ctx, call) is not function:
             continue
         mapping = _bind_call(call, helper)
         inner = [n for n, v in mapping.items() if isinstance(v, cst.Name) and v.value == name]
         if not inner:
             continue
         steps = [c for c in ctx.calls if _is_step_of(ctx, c, inner[0]) and _function_of(ctx, c) is helper]
+        if not steps and not gaps.passes_on(ctx, helper, inner[0]):
+            continue  # given the optimizer, never steps it (validate(model, optimizer))
         if len(steps) != 1:
             raise Unsupported(f"{call.func.value}() does not call {inner[0]}.step() exactly once")
         outer_loops, outer_guards = _loops_and_guards(ctx, call, function)
         inner_loops, inner_guards = _loops_and_guards(ctx, steps[0], helper)
-        return _Update(steps[0], call, outer_loops + inner_loops, inner_guards if inner_loops else outer_guards, mapping)
-    raise Unsupported(f"no {name}.step() found in the function that steps the scheduler or in a "
-                      "function of this file it calls")
+        if inner_loops:
+            gaps.helper_reaches_its_loop(ctx, helper, inner_loops[0])
+        found.append(_Update(steps[0], call, outer_loops + inner_loops,
+                             inner_guards if inner_loops else outer_guards, mapping))
+    return found
 
 
 def _local_function(ctx: FileContext, name: cst.Name) -> Optional[cst.FunctionDef]:

@@ -42,6 +42,8 @@ from libcst.metadata import Assignment, BuiltinAssignment
 
 from ms_migrate.core import params as P
 from ms_migrate.rules.schedulers import formulas
+from ms_migrate.rules.schedulers import placement
+from ms_migrate.rules.schedulers import step_argument
 from ms_migrate.rules.schedulers import stepping
 from ms_migrate.rules.schedulers import experimental
 from ms_migrate.core import syntax
@@ -156,7 +158,9 @@ class Schedulers(Rule):
             uses = ", ".join(sorted({ctx.code(use) for use in job.others}))
             raise formulas.Unsupported(f"{uses} has no counterpart once the scheduler is a list")
         job.timing = stepping.analyze(ctx, job.step_call, job.optimizer)
+        step_argument.model(ctx, job.step_call, job.kind or name, job.timing)
         self._place(job)
+        placement.check_late_names(ctx, call, job.args)
         build = self._builder(call, name, job.kind, job.args, job.optimizer)
         statements, top_name, group_names = self._lists(job, build)
         self._edit(job, statements, top_name, group_names)
@@ -217,6 +221,7 @@ class Schedulers(Rule):
             return
         _check_unused_between(ctx, job.site.target, block, opt_index, needed, job.removed,
                               _needs(ctx, needed_nodes, _needed_position.name))
+        placement.check_move(ctx, block, [job.opt_statement, *job.removed], needed)
         if any(ctx.statement_of(value) is not job.opt_statement for value in job.group_lrs):
             raise formulas.Unsupported("a parameter group with its own lr is built before the "
                                         "data its schedule needs; build the groups after it")
@@ -240,11 +245,13 @@ class Schedulers(Rule):
             preamble.append((variable, value))
             return cst.Name(variable)
 
+        index = _index_name(ctx, [job.call, *(c for c, p in self.children.items() if p is job.call),
+                                  job.base, *job.group_lrs])
         timing = formulas.Timing(
             per_epoch=job.timing.per_epoch, total=total, offset=job.timing.offset, steps_per_epoch=spe,
             nn=ctx.imports.ref("mindspore", "nn"), math=lambda: ctx.imports.module("math"), let=let,
-            index=_index_name(ctx, [job.call, *(c for c, p in self.children.items() if p is job.call),
-                                    job.base, *job.group_lrs]),
+            index=index,
+            count=_with_index(job.timing.count(spe), index) if job.timing.count is not None else None,
         )
         top = build(job.base, timing)
         if top is None:
@@ -623,3 +630,16 @@ def _index_name(ctx: FileContext, values) -> str:
 
 def _assign(name: str, value: cst.BaseExpression) -> cst.SimpleStatementLine:
     return cst.SimpleStatementLine(body=[cst.Assign(targets=[cst.AssignTarget(target=cst.Name(name))], value=value)])
+
+
+def _with_index(expression: cst.BaseExpression, index: str) -> cst.BaseExpression:
+    """The step count modelled for scheduler.step(arg) (step_argument.py) reads the list's index
+    as `i`: rename it when the list uses another index name."""
+    if index == "i":
+        return expression
+
+    class Rename(cst.CSTTransformer):
+        def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.Name:
+            return updated.with_changes(value=index) if updated.value == "i" else updated
+
+    return expression.visit(Rename())
