@@ -124,12 +124,22 @@ def _cosine(a: Args, T: Expr, tm) -> Expr:
     return _cosine_factor(a, T, tm, "T_max", "T")
 
 
-def _warm_restarts(a: Args, T: Expr, tm) -> Expr:
+def _check_t_mult(a: Args) -> None:
     if "T_mult" in a and syntax.literal_value(a["T_mult"]) != 1:
         raise Unsupported("T_mult other than a literal 1 restarts with growing periods, which this "
                           "rule does not expand; build the list with the cawr_lrs helper of "
                           "mindspore-facts.md 5.2")
+
+
+def _warm_restarts(a: Args, T: Expr, tm) -> Expr:
+    _check_t_mult(a)
     return _cosine_factor(a, T, tm, "T_0", "(T % P)")
+
+
+def _warm_restarts_element(a: Args, base: Expr, T: Expr, tm) -> Expr:
+    # the element form is used for the scheduler on its own: it must refuse T_mult too
+    _check_t_mult(a)
+    return _cosine_element("T_0", "(T % P)")(a, base, T, tm)
 
 
 def _hf_linear(a: Args, T: Expr, tm) -> Expr:
@@ -280,7 +290,7 @@ SPECS: Dict[str, Spec] = {
     "MultiStepLR": Spec(factor=_multi_step),
     "ExponentialLR": Spec(factor=_exponential, dynamic=_dyn_exponential),
     "CosineAnnealingLR": Spec(factor=_cosine, element=_cosine_element("T_max", "T")),
-    "CosineAnnealingWarmRestarts": Spec(factor=_warm_restarts, element=_cosine_element("T_0", "(T % P)")),
+    "CosineAnnealingWarmRestarts": Spec(factor=_warm_restarts, element=_warm_restarts_element),
     "PolynomialLR": Spec(factor=_polynomial, dynamic=_dyn_polynomial),
     "LinearLR": Spec(factor=_linear, dynamic=_dyn_linear),
     "ConstantLR": Spec(factor=_constant, dynamic=_dyn_constant),
@@ -306,6 +316,13 @@ NOT_PRECOMPUTABLE = {
 # Schedulers whose next lr is computed from the current one (not from the base lr): inside a
 # SequentialLR they continue from what the previous child left.
 RELATIVE = {"MultiplicativeLR"}
+
+# Schedulers whose step multiplies the current lr by a factor that depends on their own count
+# only (torch's chainable get_lr), so a ChainedScheduler of them is base * the product of their
+# factors. LambdaLR and CosineAnnealingWarmRestarts set the lr from the base lr instead, and
+# CosineAnnealingLR adds a base-lr term at T_max + 1: chained with others, they are no product.
+CHAINABLE = {"StepLR", "MultiStepLR", "ExponentialLR", "ConstantLR", "LinearLR", "PolynomialLR",
+             "MultiplicativeLR"}
 
 # Schedulers that also change momentum/beta1 unless cycle_momentum=False.
 MOMENTUM_CYCLING = {"OneCycleLR", "CyclicLR"}
@@ -362,6 +379,11 @@ def sequential(children: List[Tuple[str, Args]], milestones: Expr, base: Expr, t
 
 def chained(children: List[Tuple[str, Args]], base: Expr, timing: Timing) -> Expr:
     """ChainedScheduler of multiplicative schedules: base times the product of the factors."""
+    for name, _ in children:
+        if name not in CHAINABLE:
+            raise Unsupported(f"its child {name} does not just multiply the current lr by a factor of its own "
+                              "count (it sets or offsets it from the base lr), so the chain is not a product of "
+                              "factors; build the list by hand")
     T = timing.t()
     product = syntax.fill("BASE", BASE=base)
     for name, args in children:
