@@ -41,11 +41,17 @@ import random
 from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, List, Optional, Tuple
 
+# Not generated: runs that never update (zero epochs, or fewer batches than the accumulation
+# count). torch then does nothing, while the migrated program builds an empty lr list, which
+# mindspore.nn.dynamic_lr / nn.Optimizer reject at construction (ValueError) -- e.g. an
+# evaluation-only run with --epochs 0. Reported to the lead, not fixed here.
+ZERO_STEPS = "runs with no optimizer update"
+
 # Shapes of the issue-10 bug classes that another branch (issue-10a) is fixing. Off by default.
 KNOWN_OPEN: Dict[str, str] = {
     "step-arg": "issue 10 class 1: scheduler.step(arg) treated as step()",
-    "epoch-continue": "issue 10 class 5: `if epoch < k: continue` before scheduler.step()",
-    "if-between-loops": "issue 10 class 5: an `if` between the epoch loop and the batch loop",
+    "epoch-continue": "issue 10 class 5: `if epoch < k: continue` between the training and scheduler.step()",
+    "if-between-loops": "issue 10 class 5: an `if` (not always true) between the epoch loop and the batch loop",
     "helper-twice": "issue 10 class 5: a train(...) helper called twice per epoch",
     "rebinding": "issue 10 class 6: the optimizer moved past a rebinding of a name it reads",
 }
@@ -235,11 +241,9 @@ def _scheduler(g: _Gen, style: str, units: int, base_lr: float, momentum: bool,
                groups: bool) -> Tuple[List[str], str]:
     """(statements building the scheduler, the class name)."""
     r = g.r
-    classes = list(EPOCH_CLASSES)
-    if not groups:
-        classes += list(COMPOSITE) + ["ReduceLROnPlateau"] * 1
-        if style in ("iteration", "single", "legacy"):
-            classes += list(ITERATION_ONLY) * 2
+    classes = list(EPOCH_CLASSES) + list(COMPOSITE) + ["ReduceLROnPlateau"]
+    if style in ("iteration", "single", "legacy", "while"):
+        classes += list(ITERATION_ONLY) * 2
     name = g.pick("scheduler", classes)
     spelling = g.pick("spelling", ["dotted", "from-import", "module", "optim-alias"])
     if spelling == "dotted":
@@ -319,13 +323,13 @@ def generate(seed: int, enable: FrozenSet[str] = frozenset()) -> Program:
         if n_batches <= accum:  # at least one update per epoch (a loop that never updates is moot)
             accum = 0
     accum_kind = r.choice(["plus_one", "plain"]) if accum else ""
-    batch_iter = g.pick("batch_iter", ["plain", "enumerate", "enumerate-1", "range-len"]
-                        if not accum else ["enumerate", "enumerate-1", "range-len"])
+    batch_iter = g.pick("batch_iter", ["plain", "enumerate", "enumerate-1", "enumerate-2", "range-len"]
+                        if not accum else ["enumerate", "enumerate-1", "enumerate-2", "range-len"])
     if accum:
         g.shape["accum"] = f"{accum_kind}%{accum}"
     updates = n_batches
     if accum:
-        start = 1 if batch_iter == "enumerate-1" else 0
+        start = {"enumerate-1": 1, "enumerate-2": 2}.get(batch_iter, 0)
         idx = range(start, start + n_batches)
         updates = sum(1 for i in idx if ((i + 1) if accum_kind == "plus_one" else i) % accum == 0)
     sched_style = {"epoch-start": "epoch", "single": "iteration", "while": "iteration",
@@ -406,7 +410,7 @@ def generate(seed: int, enable: FrozenSet[str] = frozenset()) -> Program:
 
     # ---- the training step ----
     step_arg = ""
-    if g.feature("step-arg", 0.12) and not plateau:
+    if g.feature("step-arg", 0.12) and not plateau and sched_name not in COMPOSITE:
         if sched_style == "epoch":
             step_arg = r.choice(["epoch", "epoch + 1"])
         elif sched_name == "CosineAnnealingWarmRestarts" and g.shape["epoch_loop"] and batch_iter != "plain":
@@ -423,10 +427,12 @@ def generate(seed: int, enable: FrozenSet[str] = frozenset()) -> Program:
     elif batch_iter == "enumerate-1":
         batch_for = "for i, batch in enumerate(train_loader, 1):" if g.chance(0.5) else \
             "for i, batch in enumerate(train_loader, start=1):"
+    elif batch_iter == "enumerate-2":
+        batch_for = "for i, batch in enumerate(train_loader, 2):"
     else:
         batch_for = "for i in range(len(train_loader)):"
-    if "step_arg" in g.shape and "i /" in step_arg and batch_iter == "enumerate-1":
-        step_arg = "epoch + (i - 1) / len(train_loader)"
+    if "step_arg" in g.shape and "i /" in step_arg and batch_iter.startswith("enumerate-"):
+        step_arg = f"epoch + (i - {batch_iter[-1]}) / len(train_loader)"
         sched_step = f"scheduler.step({step_arg})"
 
     # accumulation guard
@@ -441,6 +447,10 @@ def generate(seed: int, enable: FrozenSet[str] = frozenset()) -> Program:
         guard = ""
 
     update = ["optimizer.step()"]
+    if g.chance(0.1):  # AMP: scaler.step(optimizer) (disabled here, so it always steps)
+        body.insert(0, 'scaler = torch.amp.GradScaler("cuda", enabled=False)')
+        update = ["scaler.step(optimizer)", "scaler.update()"]
+        g.shape["scaler"] = True
     if g.chance(0.5):
         update = ["optimizer.zero_grad()"] + update if g.chance(0.5) else update + ["optimizer.zero_grad()"]
     if sched_style == "iteration" and style != "legacy" and sched_in_guard:
@@ -456,6 +466,9 @@ def generate(seed: int, enable: FrozenSet[str] = frozenset()) -> Program:
         g.shape["batch_exit"] = batch_exit
     if batch_exit == "continue":
         batch_body += [f"if {index} % 3 == 2:", "    continue"]
+    if g.chance(0.1):
+        update = ["with torch.enable_grad():"] + _indent(update)
+        g.shape["with"] = True
     if guard:
         batch_body += [guard] + _indent(update)
     else:
@@ -481,7 +494,8 @@ def generate(seed: int, enable: FrozenSet[str] = frozenset()) -> Program:
     else:
         h_opt = r.choice(["optimizer", "opt"])
         h_loader = r.choice(["train_loader", "loader"])
-        h_body = [line.replace("optimizer.", f"{h_opt}.").replace("train_loader", h_loader) for line in batch_body]
+        h_body = [line.replace("optimizer.", f"{h_opt}.").replace("(optimizer)", f"({h_opt})")
+                  .replace("train_loader", h_loader) for line in batch_body]
         h_for = batch_for.replace("train_loader", h_loader)
         params = ["model", h_loader, h_opt, "epoch"]
         args = ["net", "train_loader", "optimizer", "epoch"]
@@ -501,23 +515,35 @@ def generate(seed: int, enable: FrozenSet[str] = frozenset()) -> Program:
         epoch_batch = [call] * calls
 
     # ---- the epoch loop ----
-    epoch_range = g.pick("epochs", ["literal", "name", "1-based", "start"])
+    epoch_range = g.pick("epochs", ["literal", "name", "1-based", "start", "1-to", "stride", "shifted"])
+    if epoch_range == "1-to" and epochs < 2:  # at least one epoch (see ZERO_STEPS)
+        epoch_range = g.shape["epochs"] = "name"
     if epoch_range == "literal":
         epoch_for = f"for epoch in range({epochs}):"
     elif epoch_range == "name":
         epoch_for = f"for epoch in range({epochs_ref}):"
     elif epoch_range == "1-based":
         epoch_for = f"for epoch in range(1, {epochs_ref} + 1):"
+    elif epoch_range == "1-to":
+        epoch_for = f"for epoch in range(1, {epochs_ref}):"
+    elif epoch_range == "stride":
+        epoch_for = f"for epoch in range(0, {epochs_ref}, 2):"
+    elif epoch_range == "shifted":
+        epoch_for = f"for epoch in range(2, {epochs_ref} + 2):"
     else:
         body.append(f"start_epoch = {r.randint(0, min(2, epochs - 1))}")
         epoch_for = f"for epoch in range(start_epoch, {epochs_ref}):"
     epoch_body: List[str] = []
-    if g.feature("epoch-continue", 0.12):
-        epoch_body += [f"if epoch < {r.randint(1, 2)}:", "    continue"]
-        g.shape["epoch_continue"] = True
-    if g.feature("if-between-loops", 0.12):
-        epoch_batch = ["if epoch >= 0:" if g.chance(0.5) else "if True:"] + _indent(epoch_batch)
-        g.shape["if_between"] = True
+    skip = [f"if epoch < {r.randint(1, 2)}:", "    continue"]
+    if g.chance(0.1):  # skips the training and the scheduler step alike: the list's first epochs
+        epoch_body += skip
+        g.shape["epoch_skip"] = "top"
+    if g.chance(0.08):  # a condition that always holds
+        epoch_batch = [r.choice(["if epoch >= 0:", "if True:"])] + _indent(epoch_batch)
+        g.shape["if_between"] = "always"
+    elif g.feature("if-between-loops", 0.12):  # the batch loop skipped in some epochs
+        epoch_batch = [r.choice(["if epoch % 2 == 0:", "if epoch >= 1:"])] + _indent(epoch_batch)
+        g.shape["if_between"] = "sometimes"
     epoch_sched: List[str] = []
     if sched_style == "epoch" or plateau and sched_style != "iteration":
         if g.chance(0.1):
@@ -525,10 +551,14 @@ def generate(seed: int, enable: FrozenSet[str] = frozenset()) -> Program:
             g.shape["sched_guard"] = True
         else:
             epoch_sched = [sched_step]
+    between: List[str] = []
+    if epoch_sched and g.feature("epoch-continue", 0.12):  # between the training and the scheduler
+        between = skip
+        g.shape["epoch_skip"] = "between"
     if style == "epoch-start":
-        epoch_body += epoch_sched + epoch_batch
+        epoch_body += epoch_sched + between + epoch_batch
     else:
-        epoch_body += epoch_batch + epoch_sched
+        epoch_body += epoch_batch + between + epoch_sched
     if g.chance(0.2) and not plateau:
         epoch_body.append("last_lr = scheduler.get_last_lr()")
         g.shape["get_last_lr"] = True
