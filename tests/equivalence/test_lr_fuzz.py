@@ -109,7 +109,7 @@ def check_program(program: G.Program) -> str:
     diff = differences(real, ms)
     if not diff:
         return "exact"
-    if any(f.severity == "warning" for f in on_line):
+    if any(f.severity == "warning" and f.code != "MSM403" for f in on_line):  # MSM403: the list is exact
         return "warned"
     fail(f"silently different at {len(diff)} of {len(real)} steps: " + "; ".join(diff[:6])
          + f"\ntorch     {[round(r[0], 9) for r in real]}\nMindSpore {[round(r[0], 9) for r in ms]}")
