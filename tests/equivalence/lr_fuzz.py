@@ -200,10 +200,13 @@ def _simple(g: _Gen, name: str, ref: str, units: int, base_lr: float) -> str:
     raise AssertionError(name)
 
 
-def _cyclic(g: _Gen, name: str, ref: str, units: int, base_lr: float, momentum: bool) -> str:
+def _cyclic(g: _Gen, name: str, ref: str, units: int, base_lr: float, momentum: bool, groups: bool) -> str:
     r = g.r
+    per_group = groups and g.chance(0.5)  # one value per parameter group
+    if per_group:
+        g.shape["per_group_args"] = True
     if name == "OneCycleLR":
-        kw = [("max_lr", r.choice(["0.3", "0.1", "0.05"]))]
+        kw = [("max_lr", "[0.3, 0.1]" if per_group else r.choice(["0.3", "0.1", "0.05"]))]
         total = r.choice(["exact", "more", "epochs"])
         if total == "epochs" and g.shape["order"] != "loader-after" and g.shape["epoch_loop"] \
                 and g.shape.get("helper_calls", 1) == 1:
@@ -223,7 +226,8 @@ def _cyclic(g: _Gen, name: str, ref: str, units: int, base_lr: float, momentum: 
         if not momentum or g.chance(0.6):
             kw.append(("cycle_momentum", "False"))
         return f"{ref}(optimizer, {', '.join(f'{k}={v}' for k, v in kw)})"
-    kw = [("base_lr", r.choice(["0.001", "0.01"])), ("max_lr", r.choice(["0.1", "0.05"])),
+    kw = [("base_lr", "[0.001, 0.01]" if per_group and g.chance(0.5) else r.choice(["0.001", "0.01"])),
+          ("max_lr", "(0.1, 0.05)" if per_group else r.choice(["0.1", "0.05"])),
           ("step_size_up", str(r.randint(1, 5)))]
     if g.chance(0.4):
         kw.append(("step_size_down", str(r.randint(1, 5))))
@@ -261,7 +265,7 @@ def _scheduler(g: _Gen, style: str, units: int, base_lr: float, momentum: bool,
     if name in EPOCH_CLASSES:
         return [f"scheduler = {_simple(g, name, ref(name), units, base_lr)}"], name
     if name in ITERATION_ONLY:
-        return [f"scheduler = {_cyclic(g, name, ref(name), units, base_lr, momentum)}"], name
+        return [f"scheduler = {_cyclic(g, name, ref(name), units, base_lr, momentum, groups)}"], name
     if name == "ReduceLROnPlateau":
         return [f"scheduler = {ref(name)}(optimizer, mode='min', factor=0.5, patience=1)"], name
     # composites of two or three simple children

@@ -152,6 +152,9 @@ REGRESSION_SEEDS = {
     505: "ChainedScheduler with CosineAnnealingLR past T_max: its base-lr term is no factor (now MSM401)",
     1108: "CosineAnnealingWarmRestarts(T_mult=2), parameter groups: T_mult was dropped (now MSM401)",
     1391: "CosineAnnealingWarmRestarts(T_0=1, T_mult=3): T_mult was dropped (now MSM401)",
+    52: "CyclicLR with base_lr/max_lr lists (one per parameter group): the list expression used them "
+        "as numbers, TypeError in the migrated program (now MSM401)",
+    207: "CyclicLR with a max_lr tuple per parameter group: TypeError (now MSM401)",
 }
 
 

@@ -174,8 +174,17 @@ def _cosine_element(period: str, phase: str):
     return element
 
 
+def _no_group_lists(a: Args, *names: str) -> None:
+    """A list/tuple gives each parameter group its own value: not expanded per group here."""
+    for name in names:
+        if isinstance(a.get(name), (cst.List, cst.Tuple, cst.ListComp)):
+            raise Unsupported(f"{name} is a list (one value per parameter group), which is not expanded "
+                              "per group; build each group's list by hand")
+
+
 def _one_cycle(a: Args, base: Expr, T: Expr, tm) -> Expr:
     """torch OneCycleLR, two phases (three_phase=False), 'cos' or 'linear' annealing."""
+    _no_group_lists(a, "max_lr")
     if "three_phase" in a and syntax.literal_value(a["three_phase"]) is not False:
         raise Unsupported("three_phase=True is not converted; onecycle_lrs in mindspore-facts.md 5.2 covers it")
     strategy = syntax.literal_value(a["anneal_strategy"]) if "anneal_strategy" in a else "cos"
@@ -203,6 +212,7 @@ def _one_cycle(a: Args, base: Expr, T: Expr, tm) -> Expr:
 
 def _cyclic(a: Args, base: Expr, T: Expr, tm) -> Expr:
     """torch CyclicLR for the built-in modes (no scale_fn)."""
+    _no_group_lists(a, "base_lr", "max_lr")
     if "scale_fn" in a and syntax.literal_value(a["scale_fn"]) is not None:
         raise Unsupported("a custom scale_fn is not converted")
     mode = syntax.literal_value(a["mode"]) if "mode" in a else "triangular"
