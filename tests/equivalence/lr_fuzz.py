@@ -87,6 +87,9 @@ def _num(value: float) -> str:
 class _Gen:
     def __init__(self, seed: int, enable: FrozenSet[str]):
         self.r = random.Random(seed)
+        # draws added later use their own stream, so they do not reshuffle the programs (and the
+        # recorded seeds) of the first one
+        self.r2 = random.Random(f"{seed}/2")
         self.enable = enable
         self.shape: Dict[str, object] = {}
         self.features = set()
@@ -129,6 +132,16 @@ def _gamma(g: _Gen) -> str:
     return g.r.choice(["0.5", "0.1", "0.9", "0.7", "0.25"])
 
 
+def _length(g: _Gen, number: str) -> str:
+    """A schedule length: the number, or (sometimes) the run's own length read from names."""
+    if g.r2.random() < 0.25:
+        if g.shape.get("sched_style") == "epoch" and g.shape["epoch_loop"]:
+            return "epochs"
+        if g.shape["epoch_loop"] and g.shape["order"] != "loader-after":
+            return "epochs * len(train_loader)"
+    return number
+
+
 def _simple(g: _Gen, name: str, ref: str, units: int, base_lr: float) -> str:
     """One of EPOCH_CLASSES with random valid arguments; `units` = how many times it steps."""
     r = g.r
@@ -148,7 +161,7 @@ def _simple(g: _Gen, name: str, ref: str, units: int, base_lr: float) -> str:
     if name == "ExponentialLR":
         return _call(g, ref, [("gamma", r.choice(["0.9", "0.8", "0.95", "0.5"]))])
     if name == "CosineAnnealingLR":
-        args = [("T_max", str(r.randint(1, u + 2)))]
+        args = [("T_max", _length(g, str(r.randint(1, u + 2))))]
         if g.chance(0.5):
             args.append(("eta_min", r.choice(["0.0", "0.001", "1e-4", "0"])))
         return _call(g, ref, args)
@@ -162,7 +175,7 @@ def _simple(g: _Gen, name: str, ref: str, units: int, base_lr: float) -> str:
     if name == "PolynomialLR":
         args = []
         if g.chance(0.8):
-            args.append(("total_iters", str(r.randint(1, u + 2))))
+            args.append(("total_iters", _length(g, str(r.randint(1, u + 2)))))
             if g.chance(0.7):
                 args.append(("power", r.choice(["1.0", "2.0", "0.5", "3"])))
         return _call(g, ref, args)
@@ -393,6 +406,7 @@ def generate(seed: int, enable: FrozenSet[str] = frozenset()) -> Program:
     order = g.pick("order", ["loader-first", "loader-between", "loader-after"])
 
     # ---- the scheduler ----
+    g.shape["sched_style"] = sched_style
     sched_lines, sched_name = _scheduler(g, sched_style, units, base_lr, momentum, groups)
     plateau = sched_name == "ReduceLROnPlateau"
 
@@ -411,6 +425,17 @@ def generate(seed: int, enable: FrozenSet[str] = frozenset()) -> Program:
             body.append(f"lr = {_num(base_lr * 5)}")
             g.shape["rebinding"] = True
         body.append(loader_line)
+    # `epochs` (and the accumulation count) set later than the optimizer: the list needs them
+    names_read = " ".join(sched_lines)
+    where = g.r2.choice(["first", "first", "after-optimizer", "last"])
+    if where != "first" and not ("epochs" in names_read and where == "last"):
+        body.remove(epochs_line)
+        body.insert(body.index(opt_line) + 1 if where == "after-optimizer" else len(body), epochs_line)
+        g.shape["epochs_set"] = where
+    if accum and accum_ref == str(accum) and g.r2.random() < 0.4:
+        accum_ref = "accum"
+        body.insert(g.r2.randint(body.index(opt_line), len(body)), f"accum = {accum}")
+        g.shape["accum_set"] = "late"
 
     # ---- the training step ----
     step_arg = ""
