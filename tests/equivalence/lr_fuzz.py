@@ -221,11 +221,12 @@ def _cyclic(g: _Gen, name: str, ref: str, units: int, base_lr: float, momentum: 
     if name == "OneCycleLR":
         kw = [("max_lr", "[0.3, 0.1]" if per_group else r.choice(["0.3", "0.1", "0.05"]))]
         total = r.choice(["exact", "more", "epochs"])
+        # at least 8 steps: with pct_start * total_steps <= 1 torch itself divides by zero
         if total == "epochs" and g.shape["order"] != "loader-after" and g.shape["epoch_loop"] \
-                and g.shape.get("helper_calls", 1) == 1:
+                and g.shape.get("helper_calls", 1) == 1 and units >= 8:
             kw += [("epochs", "epochs"), ("steps_per_epoch", "len(train_loader)")]
         else:
-            kw.append(("total_steps", str(units + (r.randint(1, 5) if total == "more" else 0))))
+            kw.append(("total_steps", str(max(8, units + (r.randint(1, 5) if total == "more" else 0)))))
         if g.chance(0.5):
             kw.append(("pct_start", r.choice(["0.3", "0.4", "0.25"])))
         if g.chance(0.3):

@@ -202,6 +202,9 @@ def test_lr_fuzz():
             outcome[check_program(G.generate(seed))] += 1
         except AssertionError as exc:
             failures.append(str(exc))
+        except Exception as exc:  # the torch program itself raised: a generator bug
+            failures.append(f"seed {seed}: the generated torch program raised {type(exc).__name__}: {exc}\n"
+                            + G.generate(seed).source)
     elapsed = time.perf_counter() - started
     print(f"\nlr-fuzz: seeds {seeds.start}..{seeds.stop - 1} ({len(seeds)} programs) in {elapsed:.1f} s: "
           + ", ".join(f"{k} {v}" for k, v in sorted(outcome.items())) + f", failed {len(failures)}")
