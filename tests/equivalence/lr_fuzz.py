@@ -226,7 +226,8 @@ def _cyclic(g: _Gen, name: str, ref: str, units: int, base_lr: float, momentum: 
                 and g.shape.get("helper_calls", 1) == 1 and units >= 8:
             kw += [("epochs", "epochs"), ("steps_per_epoch", "len(train_loader)")]
         else:
-            kw.append(("total_steps", str(max(8, units + (r.randint(1, 5) if total == "more" else 0)))))
+            extra = r.randint(1, 5) if total == "more" else 0
+            kw.append(("total_steps", str(max(8, units + extra, g.max_steps))))
         if g.chance(0.5):
             kw.append(("pct_start", r.choice(["0.3", "0.4", "0.25"])))
         if g.chance(0.3):
@@ -368,6 +369,9 @@ def generate(seed: int, enable: FrozenSet[str] = frozenset()) -> Program:
         units = epochs
     else:
         units = epochs * updates * calls
+    # an upper bound of the scheduler's steps (it may step on every batch, outside the guard):
+    # OneCycleLR raises when stepped more than total_steps times
+    g.max_steps = while_total if style == "while" else n_batches * (1 if style == "single" else epochs * calls)
 
     # ---- optimizer ----
     opt_name = g.pick("optimizer", ["SGD", "SGD", "SGD-momentum", "Adam", "AdamW"])
