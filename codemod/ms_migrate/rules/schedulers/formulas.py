@@ -130,20 +130,21 @@ def _cosine(a: Args, T: Expr, tm) -> Expr:
     return _cosine_factor(a, T, tm, "T_max", "T")
 
 
-def _warm_restarts(a: Args, T: Expr, tm) -> Expr:
-    _fixed_period(a)
-    return _cosine_factor(a, T, tm, "T_0", "(T % P)")
-
-
-def _fixed_period(a: Args) -> None:
+def _check_t_mult(a: Args) -> None:
     if "T_mult" in a and syntax.literal_value(a["T_mult"]) != 1:
         raise Unsupported("T_mult other than a literal 1 restarts with growing periods, which this "
                           "rule does not expand; build the list with the cawr_lrs helper of "
                           "mindspore-facts.md 5.2")
 
 
+def _warm_restarts(a: Args, T: Expr, tm) -> Expr:
+    _check_t_mult(a)
+    return _cosine_factor(a, T, tm, "T_0", "(T % P)")
+
+
 def _warm_restarts_element(a: Args, base: Expr, T: Expr, tm) -> Expr:
-    _fixed_period(a)  # the element form is used alone: it must check T_mult too
+    # the element form is used for the scheduler on its own: it must refuse T_mult too
+    _check_t_mult(a)
     return _cosine_element("T_0", "(T % P)")(a, base, T, tm)
 
 
@@ -179,8 +180,17 @@ def _cosine_element(period: str, phase: str):
     return element
 
 
+def _no_group_lists(a: Args, *names: str) -> None:
+    """A list/tuple gives each parameter group its own value: not expanded per group here."""
+    for name in names:
+        if isinstance(a.get(name), (cst.List, cst.Tuple, cst.ListComp)):
+            raise Unsupported(f"{name} is a list (one value per parameter group), which is not expanded "
+                              "per group; build each group's list by hand")
+
+
 def _one_cycle(a: Args, base: Expr, T: Expr, tm) -> Expr:
     """torch OneCycleLR, two phases (three_phase=False), 'cos' or 'linear' annealing."""
+    _no_group_lists(a, "max_lr")
     if "three_phase" in a and syntax.literal_value(a["three_phase"]) is not False:
         raise Unsupported("three_phase=True is not converted; onecycle_lrs in mindspore-facts.md 5.2 covers it")
     strategy = syntax.literal_value(a["anneal_strategy"]) if "anneal_strategy" in a else "cos"
@@ -208,6 +218,7 @@ def _one_cycle(a: Args, base: Expr, T: Expr, tm) -> Expr:
 
 def _cyclic(a: Args, base: Expr, T: Expr, tm) -> Expr:
     """torch CyclicLR for the built-in modes (no scale_fn)."""
+    _no_group_lists(a, "base_lr", "max_lr")
     if "scale_fn" in a and syntax.literal_value(a["scale_fn"]) is not None:
         raise Unsupported("a custom scale_fn is not converted")
     mode = syntax.literal_value(a["mode"]) if "mode" in a else "triangular"
@@ -322,6 +333,13 @@ NOT_PRECOMPUTABLE = {
 # SequentialLR they continue from what the previous child left.
 RELATIVE = {"MultiplicativeLR"}
 
+# Schedulers whose step multiplies the current lr by a factor that depends on their own count
+# only (torch's chainable get_lr), so a ChainedScheduler of them is base * the product of their
+# factors. LambdaLR and CosineAnnealingWarmRestarts set the lr from the base lr instead, and
+# CosineAnnealingLR adds a base-lr term at T_max + 1: chained with others, they are no product.
+CHAINABLE = {"StepLR", "MultiStepLR", "ExponentialLR", "ConstantLR", "LinearLR", "PolynomialLR",
+             "MultiplicativeLR"}
+
 # Schedulers that also change momentum/beta1 unless cycle_momentum=False.
 MOMENTUM_CYCLING = {"OneCycleLR", "CyclicLR"}
 
@@ -377,6 +395,11 @@ def sequential(children: List[Tuple[str, Args]], milestones: Expr, base: Expr, t
 
 def chained(children: List[Tuple[str, Args]], base: Expr, timing: Timing) -> Expr:
     """ChainedScheduler of multiplicative schedules: base times the product of the factors."""
+    for name, _ in children:
+        if name not in CHAINABLE:
+            raise Unsupported(f"its child {name} does not just multiply the current lr by a factor of its own "
+                              "count (it sets or offsets it from the base lr), so the chain is not a product of "
+                              "factors; build the list by hand")
     T = timing.t()
     product = syntax.fill("BASE", BASE=base)
     for name, args in children:
