@@ -89,8 +89,9 @@ class _Applier(cst.CSTTransformer):
             updated_node = _with_comments(updated_node, edits.comments[original_node])
         if isinstance(updated_node, cst.IndentedBlock) and not updated_node.body:
             updated_node = updated_node.with_changes(body=[_PASS])
-        before = edits.before.get(original_node, [])
-        after = [self.captured.pop(a.node) if isinstance(a, Moved) else a
+        # an insertion may be a function, called now: it can use statements captured below it
+        before = [b() if callable(b) else b for b in edits.before.get(original_node, [])]
+        after = [self.captured.pop(a.node) if isinstance(a, Moved) else a() if callable(a) else a
                  for a in edits.after.get(original_node, [])]
         if original_node in edits.moved:
             kept = [line for line in updated_node.leading_lines if line.comment is not None]
