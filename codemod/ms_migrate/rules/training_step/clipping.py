@@ -7,7 +7,7 @@
 become
 
     grads = ops.clip_by_global_norm(grads, 1.0)
-    norm = ops.norm(ops.stack([ops.norm(g) for g in grads])); grads = ops.clip_by_global_norm(grads, max_norm, norm)
+    norm = ops.norm(ops.stack([ops.norm(g) for g in grads])); grads = ops.clip_by_global_norm(grads, max_norm)
     grads = ops.clip_by_value(grads, -0.5, 0.5)
 
 Only when the clipped parameters are provably the optimizer's (same expression as the
@@ -98,8 +98,7 @@ def statements(ctx: FileContext, clip: Clip, grads: str) -> list:
     if clip.result is None:
         return [_assign(g, syntax.fill("OPS.clip_by_global_norm(G, LIMIT)", OPS=ops, G=g, LIMIT=clip.limit))]
     norm = syntax.fill("OPS.norm(OPS.stack([OPS.norm(g) for g in G]))", OPS=ops, G=g)
-    clipped = syntax.fill("OPS.clip_by_global_norm(G, LIMIT, NORM)", OPS=ops, G=g, LIMIT=clip.limit,
-                          NORM=clip.result)
+    clipped = syntax.fill("OPS.clip_by_global_norm(G, LIMIT)", OPS=ops, G=g, LIMIT=clip.limit)
     return [_assign(clip.result, norm), _assign(g, clipped)]
 
 

@@ -19,7 +19,7 @@ import libcst as cst
 
 from ms_migrate.core import syntax
 from ms_migrate.core.context import FileContext
-from ms_migrate.rules.training_step.shape import Blocked
+from ms_migrate.rules.training_step.shape import Blocked, expr_call, method
 
 # tensor methods that only move or cast a batch: a statement `x = x.to(device)` stays in the loop
 _DATA_METHODS = {"to", "cuda", "cpu", "float", "half", "double", "long", "int", "bool", "contiguous"}
@@ -44,6 +44,9 @@ def build(ctx: FileContext, body: List[cst.CSTNode], backward: cst.CSTNode, loss
         statement = body[i]
         if statement in skip:
             continue
+        done = expr_call(statement)
+        if method(done, "backward") is not None or method(done, "step") is not None:
+            break  # the previous step (a GAN's other optimizer): its values reach us as parameters
         defined = _defines(statement)
         if not defined & needed:
             continue

@@ -93,7 +93,7 @@ class TrainingStep(Rule):
             else:
                 continue
             try:
-                step = match(ctx, call, use)
+                step = match(ctx, call, use, uses)
                 forward = build(ctx, step.body, step.backward, step.loss, set(step.zero_grads), step.anchor)
                 self._check_clips(step)
             except Blocked as blocked:
@@ -150,6 +150,11 @@ class TrainingStep(Rule):
 
         captured: Dict[cst.CSTNode, cst.CSTNode] = {}
         for statement in forward.statements:
+            for node in syntax.walk(statement):  # x.detach() -> ops.stop_gradient(x), the same value
+                if isinstance(node, cst.Call) and method(node, "detach") is not None and not node.args:
+                    ops = ctx.imports.ref("mindspore", "ops")
+                    edits.replace(node, lambda updated, ops=ops: syntax.fill(
+                        "OPS.stop_gradient(X)", OPS=ops, X=updated.func.value))
             edits.replace(statement, lambda updated, s=statement: captured.setdefault(s, updated))
             edits.remove(statement)
         returned = [loss_name, *forward.aux] if forward.loss_name else [None, *forward.aux]

@@ -67,7 +67,9 @@ def same(a: cst.BaseExpression, b: cst.BaseExpression) -> bool:
     return a.deep_equals(b)
 
 
-def match(ctx: FileContext, call: cst.Call, use: Use) -> Step:
+def match(ctx: FileContext, call: cst.Call, use: Use, optimizers=()) -> Step:
+    """`optimizers`: every read of a converted optimizer (another optimizer's zero_grad in the
+    block, as in a GAN's two steps, is not this step's business)."""
     optimizer = method(call, "step")
     code = ctx.code(call)
     if call.args:
@@ -105,7 +107,9 @@ def match(ctx: FileContext, call: cst.Call, use: Use) -> Step:
     step_in_guard = guard_body.index(statement) if guard is not None else -1
     backwards = [i for i, s in enumerate(body) if method(expr_call(s), "backward") is not None]
     for i, s in enumerate(body):
-        if i in zero_unguarded or i in backwards or s is statement or s is guard:
+        if i in zero_unguarded or i in backwards or s is statement or s is guard or clipping.read(ctx, s):
+            continue
+        if method(expr_call(s), "zero_grad") in optimizers:
             continue
         _check_quiet(ctx, s, optimizer, f"`{code}`")
     for i, s in enumerate(guard_body):
