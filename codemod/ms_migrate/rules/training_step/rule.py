@@ -38,18 +38,19 @@ converted step are reported (MSM502). MSM503: MindSpore cells start in inference
 
 from __future__ import annotations
 
+import builtins
 from typing import Dict, List, Set
 
 import libcst as cst
 
-from ms_migrate.core import syntax
+from ms_migrate.core import syntax, tables
 from ms_migrate.core.context import FileContext
 from ms_migrate.core.findings import ERROR, MIGRATION_GUIDE, WARNING, Check
 from ms_migrate.rules.base import Rule
 from ms_migrate.rules.training_step import clipping
 from ms_migrate.rules.training_step.forward import Forward, build
 from ms_migrate.rules.training_step.shape import Blocked, Step, expr_call, match, method, same
-from ms_migrate.rules.training_step.uses import Use, optimizer_uses
+from ms_migrate.rules.training_step.uses import Use, local_function, optimizer_uses
 
 AMP = "https://www.mindspore.cn/docs/en/r2.10.0/api_python/mindspore.amp.html"
 
@@ -77,6 +78,7 @@ class TrainingStep(Rule):
         converted: List[tuple] = []
         failed_sites: Set[int] = set()
         accumulating: Set[int] = set()
+        stepped: Set[int] = set()  # sites whose step() the code calls (directly or in a helper)
         for call in ctx.calls:
             target = method(call, "step")
             if target is None:
@@ -89,9 +91,11 @@ class TrainingStep(Rule):
                            "loss in forward_fn, unscale the grads, apply them only when "
                            "mindspore.amp.all_finite(grads), then adjust)")
                 failed_sites.add(id(uses[call.args[0].value].site))
+                stepped.add(id(uses[call.args[0].value].site))
                 continue
             else:
                 continue
+            stepped.add(id(use.site))
             try:
                 step = match(ctx, call, use, uses)
                 forward = build(ctx, step.body, step.backward, step.loss, set(step.zero_grads), step.anchor)
@@ -115,6 +119,7 @@ class TrainingStep(Rule):
                            f"call {' / '.join(ctx.code(m) + '.set_train()' for m in forward.models[:2])} before "
                            "this loop if the network has dropout or batch normalization")
         self._leftovers(uses, failed_sites | accumulating)
+        self._hidden_steps(uses, stepped)
 
     # ---- flagging ---------------------------------------------------------------------------
     def _flag(self, call: cst.Call, use: Use, why: str) -> None:
@@ -145,7 +150,7 @@ class TrainingStep(Rule):
         forward_name = names.fresh_name("forward_fn")
         grad_fn = names.fresh_name("grad_fn")
         grads = names.fresh_name("grads")
-        loss_name = forward.loss_name or names.fresh_name("loss")
+        loss_name = forward.loss_name or ("_" if "_" not in ctx.names_in_use else names.fresh_name("loss"))
         value_and_grad = ctx.imports.ref("mindspore", "value_and_grad")
 
         captured: Dict[cst.CSTNode, cst.CSTNode] = {}
@@ -262,10 +267,45 @@ class TrainingStep(Rule):
                 ctx.report(GRADIENT_CALL, call, f"`{ctx.code(call)}` is not part of a converted training step: "
                            "MindSpore optimizers have no zero_grad(); remove it once the step is converted")
                 continue
-            if method(call, "backward") is not None:
+            func = call.func
+            if isinstance(func, cst.Attribute) and func.attr.value.endswith("backward"):
                 ctx.report(GRADIENT_CALL, call, f"`{ctx.code(call)}` is not part of a training step ms-migrate "
                            "could match: compute gradients with grad_fn = mindspore.value_and_grad(forward_fn, "
                            "None, optimizer.parameters) and apply them with optimizer(grads)")
+
+
+    def _hidden_steps(self, uses: Dict[cst.CSTNode, Use], stepped: Set[int]) -> None:
+        """An optimizer the code never steps itself: a framework or a wrapper steps it."""
+        ctx = self.ctx
+        for site in ctx.optimizer_sites:
+            function = next((a for a in ctx.ancestors(site.call) if isinstance(a, cst.FunctionDef)), None)
+            if id(site) not in stepped and function is not None and function.name.value == "configure_optimizers":
+                ctx.report(GRADIENT_CALL, site.call, "Lightning steps the optimizer configure_optimizers returns "
+                           "(training_step's loss is differentiated by the framework): MindSpore has no "
+                           "Lightning; write the step as forward_fn + mindspore.value_and_grad + optimizer(grads)")
+                continue
+            for node, use in uses.items():
+                if use.site is not site:
+                    continue
+                arg = ctx.parent(node)
+                call = ctx.parent(arg) if isinstance(arg, cst.Arg) else None
+                if not isinstance(call, cst.Call) or local_function(ctx, call.func) is not None:
+                    continue
+                qname = ctx.qualified_name(call.func) if ctx.may_be_tracked(call.func) else None
+                if qname and (qname.startswith("torch.optim") or qname in tables.load("schedulers")["factories"]):
+                    continue
+                last = (syntax.dotted(call.func) or "").split(".")[-1]
+                if (isinstance(call.func, cst.Name) and hasattr(builtins, last)) or last.endswith(("LR", "Scheduler")) \
+                        or "schedule" in last.lower():
+                    continue  # print(optimizer), a scheduler class: they do not step it
+                ctx.report(GRADIENT_CALL, call, f"`{_first_line(ctx.code(call))}` receives the optimizer: if it "
+                           "runs backward or step() inside (timm NativeScaler, accelerate, a trainer): that "
+                           "step stays torch code; write it as forward_fn + mindspore.value_and_grad + "
+                           "optimizer(grads)")
+
+
+def _first_line(code: str) -> str:
+    return code.strip().splitlines()[0]
 
 
 def _code(node: cst.CSTNode) -> str:
