@@ -75,6 +75,7 @@ class TrainingStep(Rule):
         self.ctx = ctx
         uses = optimizer_uses(ctx, ctx.optimizer_sites)
         self.claimed: Set[cst.CSTNode] = set()  # backward / zero_grad calls a step accounts for
+        self.flagged_functions: Set[cst.CSTNode] = set()  # functions with an MSM501 step
         converted: List[tuple] = []
         failed_sites: Set[int] = set()
         accumulating: Set[int] = set()
@@ -129,6 +130,7 @@ class TrainingStep(Rule):
                    "mindspore.value_and_grad)")
         # this step's backward and zero_grad calls are covered by this one finding
         function = use.function
+        self.flagged_functions.add(function)
         for node in syntax.walk(function):
             if isinstance(node, cst.Call) and (method(node, "backward") is not None or method(node, "zero_grad") is not None):
                 self.claimed.add(node)
@@ -289,8 +291,9 @@ class TrainingStep(Rule):
                     continue
                 arg = ctx.parent(node)
                 call = ctx.parent(arg) if isinstance(arg, cst.Arg) else None
-                if not isinstance(call, cst.Call) or local_function(ctx, call.func) is not None:
-                    continue
+                if not isinstance(call, cst.Call) or local_function(ctx, call.func) is not None \
+                        or use.function in self.flagged_functions:
+                    continue  # a helper of this file, or a step already reported
                 qname = ctx.qualified_name(call.func) if ctx.may_be_tracked(call.func) else None
                 if qname and (qname.startswith("torch.optim") or qname in tables.load("schedulers")["factories"]):
                     continue
