@@ -468,3 +468,49 @@ def test_seed_3_exponential_lr_whole_loop():
     t, m, diffs, result, *_ = run_both(src, steps=0, ms_fixup=fixup, twin_factory=seed3_twin, train_ms=True)
     converted(result)
     assert_same(t, m, diffs, 5)
+
+
+# ---------------------------------------------------------------------------------------------
+# loss scaling: torch GradScaler -> mindspore.amp.DynamicLossScaler, with an overflow step
+# ---------------------------------------------------------------------------------------------
+
+GRAD_SCALER = """import torch
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 10, growth_interval=2)
+model.train()
+for x, ids, y in loader:
+    optimizer.zero_grad()
+    loss = criterion(model(x, ids), y)
+    scaler.scale(loss).backward()
+    scaler.unscale_(optimizer)
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+    scaler.step(optimizer)
+    scaler.update()
+    losses.append(float(loss))
+    scales.append(scaler.get_scale())
+"""
+
+
+def test_grad_scaler_dynamic_with_an_overflow_step():
+    """Batch 3 overflows (an input of 3e38): both skip the update and halve the scale; the scale
+    doubles after every 2 finite steps."""
+    result = H.migrate(GRAD_SCALER)
+    print(result.code)
+    converted(result)
+    assert "DynamicLossScaler(scale_value=2.0 ** 10, scale_factor=2, scale_window=2)" in result.code
+    twin = H.make_default_twin(0)
+    data = batches(7)
+    data[2][0][0, 0, 0, 0] = 3e38
+    t_ns = namespace(H.TORCH, twin, data)
+    m_ns = namespace(H.MINDSPORE, twin, data)
+    t_ns["scales"], m_ns["scales"] = [], []
+    execute(GRAD_SCALER, t_ns)
+    execute(result.code, m_ns)
+    print("torch scales    :", t_ns["scales"])
+    print("MindSpore scales:", m_ns["scales"])
+    assert t_ns["scales"] == m_ns["scales"] == [1024.0, 2048.0, 1024.0, 1024.0, 2048.0, 2048.0, 4096.0]
+    # step 3 overflowed in the gradients (the scale halved) and was skipped on both sides
+    t, m = t_ns["losses"], m_ns["losses"]
+    finite = [i for i in range(7) if np.isfinite(t[i])]
+    assert [i for i in range(7) if np.isfinite(m[i])] == finite and len(finite) >= 6
+    assert_same([t[i] for i in finite], [m[i] for i in finite], final_params(twin), len(finite))

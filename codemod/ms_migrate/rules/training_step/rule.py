@@ -47,7 +47,7 @@ from ms_migrate.core import syntax, tables
 from ms_migrate.core.context import FileContext
 from ms_migrate.core.findings import ERROR, MIGRATION_GUIDE, WARNING, Check
 from ms_migrate.rules.base import Rule
-from ms_migrate.rules.training_step import clipping
+from ms_migrate.rules.training_step import clipping, loss_scaling
 from ms_migrate.rules.training_step.forward import Forward, build
 from ms_migrate.rules.training_step.shape import Blocked, Step, expr_call, match, method, same
 from ms_migrate.rules.training_step.uses import Use, local_function, optimizer_uses
@@ -76,6 +76,7 @@ class TrainingStep(Rule):
         uses = optimizer_uses(ctx, ctx.optimizer_sites)
         self.claimed: Set[cst.CSTNode] = set()  # backward / zero_grad calls a step accounts for
         self.flagged_functions: Set[cst.CSTNode] = set()  # functions with an MSM501 step
+        self.converted_calls: Set[cst.CSTNode] = set()  # calls a converted step replaced
         converted: List[tuple] = []
         failed_sites: Set[int] = set()
         accumulating: Set[int] = set()
@@ -87,13 +88,7 @@ class TrainingStep(Rule):
             if target in uses:
                 use = uses[target]
             elif len(call.args) == 1 and call.args[0].value in uses:  # scaler.step(optimizer)
-                self._flag(call, uses[call.args[0].value], f"`{ctx.code(call)}` steps the optimizer through a "
-                           "torch GradScaler: use mindspore.amp.DynamicLossScaler / StaticLossScaler (scale the "
-                           "loss in forward_fn, unscale the grads, apply them only when "
-                           "mindspore.amp.all_finite(grads), then adjust)")
-                failed_sites.add(id(uses[call.args[0].value].site))
-                stepped.add(id(uses[call.args[0].value].site))
-                continue
+                use = uses[call.args[0].value]
             else:
                 continue
             stepped.add(id(use.site))
@@ -165,13 +160,23 @@ class TrainingStep(Rule):
             edits.replace(statement, lambda updated, s=statement: captured.setdefault(s, updated))
             edits.remove(statement)
         returned = [loss_name, *forward.aux] if forward.loss_name else [None, *forward.aux]
+        scaler = step.scaler
+        if scaler is not None:
+            loss_scaling.replace_constructor(ctx, scaler)
+            unused = "_" if "_" not in ctx.names_in_use else names.fresh_name("scaled_loss")
+            returned = ["<scaled>", *returned] if forward.loss_name else ["<scaled>", None, *forward.aux]
+            targets_list = [unused, *[n or loss_name for n in returned[1:]]]
+        else:
+            targets_list = [n or loss_name for n in returned]
 
         def define() -> cst.FunctionDef:
             body = [captured[s] for s in forward.statements]
             if body:
                 body[0] = body[0].with_changes(leading_lines=[
                     line for line in body[0].leading_lines if line.comment is not None])
-            values = [cst.Name(n) if n else step.loss for n in returned]
+            values = [cst.Name(n) if n and n != "<scaled>" else step.loss for n in returned]
+            if scaler is not None:
+                values[0] = syntax.fill("S.scale(L)", S=scaler.name, L=values[1])
             value = values[0] if len(values) == 1 else cst.Tuple(
                 [cst.Element(v, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
                  for v in values[:-1]] + [cst.Element(values[-1])], lpar=[], rpar=[])
@@ -179,7 +184,7 @@ class TrainingStep(Rule):
             params = cst.Parameters(params=[cst.Param(cst.Name(p)) for p in forward.params])
             return cst.FunctionDef(name=cst.Name(forward_name), params=params, body=cst.IndentedBlock(body=body))
 
-        aux = ", has_aux=True" if forward.aux else ""
+        aux = ", has_aux=True" if len(returned) > 1 else ""
         optimizer_code = ctx.code(step.optimizer)
         build_grad_fn = cst.parse_statement(
             f"{grad_fn} = {_code(value_and_grad)}"
@@ -193,14 +198,20 @@ class TrainingStep(Rule):
             edits.insert_before(anchor, item)
 
         # the call in place of backward
-        targets = ", ".join(returned if forward.loss_name else [loss_name, *forward.aux])
-        if forward.aux:
+        targets = ", ".join(targets_list)
+        if len(targets_list) > 1:
             targets = f"({targets})"
         call = cst.parse_statement(f"{targets}, {grads} = {grad_fn}({', '.join(forward.params)})\n")
         edits.replace(step.backward, lambda updated, new=call: new.with_changes(leading_lines=updated.leading_lines))
         self.claimed.add(expr_call(step.backward))
         after_call: list = []
         applied = grads
+        if scaler is not None:
+            after_call += loss_scaling.after_grads(ctx, scaler, grads)
+            self.converted_calls.add(step.call)
+            if scaler.unscale is not None:
+                edits.remove(scaler.unscale)
+                self.converted_calls.add(expr_call(scaler.unscale))
         if accumulated:
             after_call.append(cst.parse_statement(
                 f"{accumulated} = {grads} if {accumulated} is None else "
@@ -214,7 +225,15 @@ class TrainingStep(Rule):
             if len(new) > 1:
                 edits.insert_after(clip.statement, *new[1:])
         # the step
-        edits.replace(step.statement, lambda updated, name=applied: _apply(updated, name))
+        if scaler is not None:
+            finite = names.fresh_name("grads_finite")
+            first, second = loss_scaling.apply(ctx, scaler, optimizer_code, applied, finite)
+            edits.replace(step.statement, lambda updated: first.with_changes(leading_lines=updated.leading_lines))
+            edits.insert_after(step.statement, second)
+            edits.replace(scaler.update, lambda updated: cst.parse_statement(
+                f"{scaler.name.value}.adjust({finite})\n").with_changes(leading_lines=updated.leading_lines))
+        else:
+            edits.replace(step.statement, lambda updated, name=applied: _apply(updated, name))
         for statement in step.zero_grads:
             self.claimed.add(expr_call(statement))
             if accumulated and statement in (step.guard.body.body if step.guard else ()):
@@ -292,7 +311,7 @@ class TrainingStep(Rule):
                 arg = ctx.parent(node)
                 call = ctx.parent(arg) if isinstance(arg, cst.Arg) else None
                 if not isinstance(call, cst.Call) or local_function(ctx, call.func) is not None \
-                        or use.function in self.flagged_functions:
+                        or use.function in self.flagged_functions or call in self.converted_calls:
                     continue  # a helper of this file, or a step already reported
                 qname = ctx.qualified_name(call.func) if ctx.may_be_tracked(call.func) else None
                 if qname and (qname.startswith("torch.optim") or qname in tables.load("schedulers")["factories"]):

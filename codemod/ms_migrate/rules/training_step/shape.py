@@ -21,7 +21,7 @@ import libcst as cst
 
 from ms_migrate.core import syntax
 from ms_migrate.core.context import FileContext
-from ms_migrate.rules.training_step import clipping
+from ms_migrate.rules.training_step import clipping, loss_scaling
 from ms_migrate.rules.training_step.uses import Use
 
 
@@ -45,6 +45,7 @@ class Step:
     clips: List[clipping.Clip] = field(default_factory=list)
     function: Optional[cst.CSTNode] = None
     anchor: Optional[cst.CSTNode] = None  # outermost loop around the step (None: no loop)
+    scaler: Optional[loss_scaling.Scaler] = None  # a torch GradScaler drives the step
 
 
 def expr_call(statement: cst.CSTNode) -> Optional[cst.Call]:
@@ -69,10 +70,20 @@ def same(a: cst.BaseExpression, b: cst.BaseExpression) -> bool:
 
 def match(ctx: FileContext, call: cst.Call, use: Use, optimizers=()) -> Step:
     """`optimizers`: every read of a converted optimizer (another optimizer's zero_grad in the
-    block, as in a GAN's two steps, is not this step's business)."""
+    block, as in a GAN's two steps, is not this step's business). `call` is `optimizer.step()`
+    or a GradScaler's `scaler.step(optimizer)`."""
     optimizer = method(call, "step")
     code = ctx.code(call)
-    if call.args:
+    scaler = None
+    if len(call.args) == 1 and call.args[0].value in optimizers and not call.args[0].keyword:
+        scaler = loss_scaling.constructor(ctx, optimizer)
+        if isinstance(scaler, str):
+            raise Blocked(f"`{code}` steps the optimizer through a torch GradScaler: {scaler}; use "
+                          "mindspore.amp.DynamicLossScaler / StaticLossScaler by hand (scale the loss in "
+                          "forward_fn, unscale the grads, apply them only when mindspore.amp.all_finite(grads), "
+                          "then adjust)")
+        optimizer = call.args[0].value
+    elif call.args:
         raise Blocked(f"`{code}` passes a closure that re-evaluates the loss (LBFGS-style); a MindSpore "
                       "optimizer only takes gradients: compute them with mindspore.value_and_grad and call "
                       "optimizer(grads) by hand")
@@ -96,6 +107,9 @@ def match(ctx: FileContext, call: cst.Call, use: Use, optimizers=()) -> Step:
                       "one `if` guard, is understood)")
     body = list(block.body)
     step = Step(call, statement, use, optimizer, body, None, None, guard=guard)  # type: ignore[arg-type]
+    step.scaler = scaler
+    if scaler is not None:
+        _scaler_statements(ctx, step, code)
     step.function = _function_of(ctx, statement)
     step.anchor = _outermost_loop(ctx, block, step.function)
     _check_no_grad_reads(ctx, step.anchor or block, code)
@@ -110,6 +124,8 @@ def match(ctx: FileContext, call: cst.Call, use: Use, optimizers=()) -> Step:
         if i in zero_unguarded or i in backwards or s is statement or s is guard or clipping.read(ctx, s):
             continue
         if method(expr_call(s), "zero_grad") in optimizers:
+            continue
+        if scaler is not None and s in (scaler.unscale, scaler.update):
             continue
         _check_quiet(ctx, s, optimizer, f"`{code}`")
     for i, s in enumerate(guard_body):
@@ -148,13 +164,24 @@ def match(ctx: FileContext, call: cst.Call, use: Use, optimizers=()) -> Step:
     step.backward = body[window[0]]
     backward_call = expr_call(step.backward)
     step.loss = method(backward_call, "backward")
+    if scaler is not None:
+        scaled = step.loss
+        if not (isinstance(scaled, cst.Call) and method(scaled, "scale") is not None
+                and same(method(scaled, "scale"), scaler.name) and len(scaled.args) == 1):
+            raise Blocked(f"the backward before `{code}` is not `{scaler.name.value}.scale(loss).backward()`")
+        step.loss = scaled.args[0].value
     _check_backward(ctx, backward_call, step.loss)
 
     # between the backward and the step: clipping, and statements that leave gradients alone
     between = body[window[0] + 1:here] + (guard_body[:step_in_guard] if guard is not None else [])
     for s in between:
         clip = clipping.read(ctx, s)
+        if scaler is not None and s is scaler.unscale:
+            continue
         if clip is not None:
+            if scaler is not None and (scaler.unscale is None or between.index(s) < between.index(scaler.unscale)):
+                raise Blocked(f"`{_line(ctx, s)}` clips the scaled gradients (no {scaler.name.value}.unscale_ "
+                              "before it)")
             step.clips.append(clip)
         else:
             _check_quiet(ctx, s, optimizer, f"`{code}`")
@@ -162,6 +189,35 @@ def match(ctx: FileContext, call: cst.Call, use: Use, optimizers=()) -> Step:
         _accumulator_start(ctx, step)
     _check_bound_before(ctx, step)
     return step
+
+
+def _scaler_statements(ctx: FileContext, step: Step, code: str) -> None:
+    """The GradScaler's unscale_/update statements in the step's block; it has no other use."""
+    scaler = step.scaler
+    if step.guard is not None:
+        raise Blocked(f"`{code}` runs under a condition: a GradScaler step with accumulation is not converted")
+    mine = {"scale": [], "unscale_": [], "update": [], "step": [], "get_scale": []}
+    for statement in step.body:
+        for node in syntax.walk(statement):
+            if isinstance(node, cst.Call):
+                for name in mine:
+                    target = method(node, name)
+                    if target is not None and same(target, scaler.name):
+                        mine[name].append((statement, node))
+    for name in ("unscale_", "update"):
+        found = [s for s, c in mine[name] if expr_call(s) is c]
+        if len(found) > 1 or (name == "update" and len(found) != 1):
+            raise Blocked(f"`{code}`: expected one `{scaler.name.value}.{name}()` statement in its block")
+        setattr(scaler, "unscale" if name == "unscale_" else "update", found[0] if found else None)
+    if scaler.update is not None and step.body.index(scaler.update) < step.body.index(step.statement):
+        raise Blocked(f"`{scaler.name.value}.update()` runs before `{code}`")
+    scaler.reads = [c for _, c in mine["get_scale"] if not c.args]
+    counted = sum(len(v) for v in mine.values())
+    assignment = ctx.binding(scaler.name)
+    uses = len(assignment.references) if assignment is not None else -1
+    if uses != counted:
+        raise Blocked(f"the GradScaler `{scaler.name.value}` is also used outside this step (or its uses "
+                      "cannot be counted): convert it by hand to mindspore.amp.DynamicLossScaler")
 
 
 def _backward_count(ctx, found, code, optimizer) -> Blocked:
