@@ -77,6 +77,10 @@ def build(ctx: FileContext, body: List[cst.CSTNode], backward: cst.CSTNode, loss
     forward = Forward(moved, _parameters(ctx, moved, anchor, loss))
     forward.loss_name = loss.value if isinstance(loss, cst.Name) else None
     forward.aux = _used_after(ctx, moved, forward.loss_name)
+    # a value the loop carries into its next iteration (an RNN's hidden state): forward_fn takes
+    # it and rebinds it, so the loop must get the new value back
+    forward.aux += [p for p in forward.params if p in defined_here and p not in forward.aux
+                    and p != forward.loss_name]
     forward.models = _callees(ctx, moved)
     return forward
 
@@ -230,11 +234,11 @@ def _callees(ctx: FileContext, moved: List[cst.CSTNode]) -> List[cst.BaseExpress
     calls = [node for statement in moved for node in syntax.walk(statement) if isinstance(node, cst.Call)]
     calls.sort(key=lambda c: (ctx.positions[c].end.line, ctx.positions[c].end.column))
     for node in calls:
-        if True:
-            if isinstance(node, cst.Call) and isinstance(node.func, (cst.Name, cst.Attribute)):
-                if ctx.qualified_names(node.func) or isinstance(node.func, cst.Attribute) and \
-                        isinstance(node.func.value, cst.Call):
-                    continue
-                if not any(node.func.deep_equals(o) for o in out):
-                    out.append(node.func)
+        func = node.func
+        if isinstance(func, cst.Attribute) and not syntax.is_name(func.value, "self"):
+            continue  # x.detach(), torch.relu: methods and module functions, not networks
+        if not isinstance(func, (cst.Name, cst.Attribute)) or ctx.qualified_names(func):
+            continue
+        if not any(func.deep_equals(o) for o in out):
+            out.append(func)
     return out
