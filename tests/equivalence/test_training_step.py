@@ -307,8 +307,13 @@ for epoch in range(2):
 """
 
 
-def test_accumulation_k4():
-    t, m, diffs, result, t_ns, m_ns = run_both(ACCUMULATION, steps=10)
+MODEL_ZERO_GRAD = ACCUMULATION.replace("            optimizer.zero_grad()", "            model.zero_grad()").replace(
+    "updates = 0\n", "updates = 0\nmodel.zero_grad()\n")
+
+
+@pytest.mark.parametrize("src", [ACCUMULATION, MODEL_ZERO_GRAD], ids=["optimizer.zero_grad", "model.zero_grad"])
+def test_accumulation_k4(src):
+    t, m, diffs, result, t_ns, m_ns = run_both(src, steps=10)
     converted(result)
     assert "accumulated_grads" in result.code
     assert t_ns["updates"] == m_ns["updates"] == 4

@@ -46,6 +46,7 @@ class Step:
     function: Optional[cst.CSTNode] = None
     anchor: Optional[cst.CSTNode] = None  # outermost loop around the step (None: no loop)
     scaler: Optional[loss_scaling.Scaler] = None  # a torch GradScaler drives the step
+    holders: List[cst.BaseExpression] = field(default_factory=list)  # whose zero_grad() counts
 
 
 def expr_call(statement: cst.CSTNode) -> Optional[cst.Call]:
@@ -115,9 +116,12 @@ def match(ctx: FileContext, call: cst.Call, use: Use, optimizers=()) -> Step:
     _check_no_grad_reads(ctx, step.anchor or block, code)
     here = body.index(guard if guard is not None else statement)
 
-    zero_unguarded = [i for i, s in enumerate(body) if _zero_grad_of(s, optimizer)]
+    model = _model_of(use)
+    holders = [optimizer] + ([model] if model is not None else [])
+    step.holders = holders
+    zero_unguarded = [i for i, s in enumerate(body) if _zero_grad_of(s, holders)]
     guard_body = list(guard.body.body) if guard is not None else []
-    zero_guarded = [i for i, s in enumerate(guard_body) if _zero_grad_of(s, optimizer)]
+    zero_guarded = [i for i, s in enumerate(guard_body) if _zero_grad_of(s, holders)]
     step_in_guard = guard_body.index(statement) if guard is not None else -1
     backwards = [i for i, s in enumerate(body) if method(expr_call(s), "backward") is not None]
     for i, s in enumerate(body):
@@ -229,9 +233,25 @@ def _backward_count(ctx, found, code, optimizer) -> Blocked:
                    "sum the losses in one forward_fn by hand")
 
 
-def _zero_grad_of(statement: cst.CSTNode, optimizer: cst.BaseExpression) -> bool:
+def _zero_grad_of(statement: cst.CSTNode, holders) -> bool:
+    """`optimizer.zero_grad()`, or `model.zero_grad()` when the optimizer holds model.parameters()."""
     target = method(expr_call(statement), "zero_grad")
-    return target is not None and same(target, optimizer)
+    return target is not None and any(same(target, h) for h in holders)
+
+
+def _model_of(use: Use) -> Optional[cst.BaseExpression]:
+    """`model` when the optimizer was built from `model.parameters()` (as the step's function
+    names it): zeroing the model's gradients zeroes every gradient the optimizer uses."""
+    params = use.site.params
+    if not (isinstance(params, cst.Call) and method(params, "parameters") is not None and not params.args):
+        return None
+    model = method(params, "parameters")
+    if use.through is None:
+        return model
+    for name, value in use.mapping.items():
+        if value.deep_equals(model):
+            return cst.Name(name)
+    return None
 
 
 def _check_backward(ctx: FileContext, call: cst.Call, loss: cst.BaseExpression) -> None:
@@ -304,20 +324,26 @@ def _accumulator_start(ctx: FileContext, step: Step) -> None:
     others = []
     for node in syntax.walk(step.function):
         target = method(node, "zero_grad") if isinstance(node, cst.Call) else None
-        if target is not None and same(target, step.optimizer) and ctx.statement_of(node) not in step.zero_grads:
+        if target is not None and any(same(target, h) for h in step.holders) \
+                and ctx.statement_of(node) not in step.zero_grads:
             others.append(ctx.statement_of(node))
     if not others:
         return
-    loop = ctx.parent(ctx.parent(step.guard)) if step.guard is not None else None
-    if len(others) == 1 and isinstance(loop, (cst.For, cst.While)):
-        outer = ctx.parent(loop)
-        if isinstance(outer, (cst.IndentedBlock, cst.Module)) and others[0] in outer.body:
-            items = list(outer.body)
-            if items.index(others[0]) < items.index(loop):
-                step.accumulator_reset = others[0]
-                return
-    raise Blocked(f"{ctx.code(step.optimizer)}.zero_grad() also runs at "
-                  f"line {ctx.start(others[0]).line}: cannot tell when the accumulated gradients restart")
+    if len(others) == 1:
+        node = step.guard if step.guard is not None else step.statement
+        for loop in ctx.ancestors(node):
+            if loop is step.function:
+                break
+            if not isinstance(loop, (cst.For, cst.While)):
+                continue
+            outer = ctx.parent(loop)
+            if isinstance(outer, (cst.IndentedBlock, cst.Module)) and others[0] in outer.body:
+                items = list(outer.body)
+                if items.index(others[0]) < items.index(loop):
+                    step.accumulator_reset = others[0]
+                    return
+    raise Blocked(f"`{_line(ctx, others[0])}` also runs at line {ctx.start(others[0]).line}: cannot tell when "
+                  "the accumulated gradients restart")
 
 
 def _check_bound_before(ctx: FileContext, step: Step) -> None:
