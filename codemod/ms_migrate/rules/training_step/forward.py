@@ -46,7 +46,16 @@ def build(ctx: FileContext, body: List[cst.CSTNode], backward: cst.CSTNode, loss
             continue
         done = expr_call(statement)
         if method(done, "backward") is not None or method(done, "step") is not None:
-            break  # the previous step (a GAN's other optimizer): its values reach us as parameters
+            # the previous step (a GAN's other optimizer): what it computed reaches forward_fn as
+            # a parameter, a constant to value_and_grad; torch differentiates through it unless
+            # the loss statements detach it
+            crossing = sorted(needed & set().union(*[_defines(s) for s in body[:i]]))
+            for name in crossing:
+                if not _only_detached(moved, name) and not _gradient_free(ctx, name, body[:i], set()):
+                    raise Blocked(f"`{name}` is computed before `{ctx.code(done)}` and the loss differentiates "
+                                  f"through it (torch keeps its graph); forward_fn would get it as a constant: "
+                                  f"compute {name} inside this step, or detach it if that is meant")
+            break
         defined = _defines(statement)
         if not defined & needed:
             continue
@@ -83,6 +92,56 @@ def build(ctx: FileContext, body: List[cst.CSTNode], backward: cst.CSTNode, loss
                     and p != forward.loss_name]
     forward.models = _callees(ctx, moved)
     return forward
+
+
+# tensor methods that are no network (their receiver is checked on its own)
+_TENSOR_METHODS = _DATA_METHODS | {"type", "size", "view", "reshape", "detach", "clone", "unsqueeze", "squeeze",
+                                   "permute", "transpose", "fill_", "zero_", "numel", "dim", "mean", "sum",
+                                   "shape", "flatten", "item", "t"}
+
+
+def _gradient_free(ctx: FileContext, name: str, before: List[cst.CSTNode], seen: Set[str]) -> bool:
+    """`name`'s value, computed in `before` (this iteration), calls no network: only imported
+    functions (torch.ones, torch.randn) and tensor methods on values that are themselves free."""
+    if name in seen:
+        return False
+    seen = seen | {name}
+    for statement in reversed(before):
+        if name not in _defines(statement):
+            continue
+        small = _assignment(statement)
+        if small is None:
+            return False
+        for node in syntax.walk(small.value):
+            if not isinstance(node, cst.Call):
+                continue
+            func = node.func
+            if ctx.qualified_names(func):
+                continue  # torch.zeros, np.random.normal: an imported function
+            if isinstance(func, cst.Attribute) and func.attr.value in _TENSOR_METHODS:
+                continue
+            if isinstance(func, cst.Name) and func.value in ("len", "int", "float", "range", "min", "max"):
+                continue
+            return False
+        index = before.index(statement)
+        return all(_gradient_free(ctx, read.value, before[:index], seen)
+                   for read in syntax.read_names(small.value)
+                   if any(read.value in _defines(s) for s in before[:index]))
+    return True
+
+
+def _only_detached(moved: List[cst.CSTNode], name: str) -> bool:
+    """Every read of `name` in the loss statements is `name.detach()`."""
+    for statement in moved:
+        detached = set()
+        for node in syntax.walk(statement):
+            if isinstance(node, cst.Call) and method(node, "detach") is not None and not node.args \
+                    and syntax.is_name(node.func.value, name):
+                detached.add(node.func.value)
+        for read in syntax.read_names(statement.body[0].value):
+            if read.value == name and read not in detached:
+                return False
+    return True
 
 
 def _assignment(statement: cst.CSTNode):

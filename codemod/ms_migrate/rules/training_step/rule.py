@@ -81,6 +81,9 @@ class TrainingStep(Rule):
         failed_sites: Set[int] = set()
         accumulating: Set[int] = set()
         stepped: Set[int] = set()  # sites whose step() the code calls (directly or in a helper)
+        # `netD.zero_grad()` for an optimizer built from netD.parameters() (DCGAN)
+        networks = [(site, method(site.params, "parameters")) for site in ctx.optimizer_sites
+                    if isinstance(site.params, cst.Call) and method(site.params, "parameters") is not None]
         for call in ctx.calls:
             target = method(call, "step")
             if target is None:
@@ -93,7 +96,7 @@ class TrainingStep(Rule):
                 continue
             stepped.add(id(use.site))
             try:
-                step = match(ctx, call, use, uses)
+                step = match(ctx, call, use, uses, [n for o, n in networks if o is not use.site])
                 forward = build(ctx, step.body, step.backward, step.loss, set(step.zero_grads), step.anchor)
                 self._check_clips(step)
             except Blocked as blocked:

@@ -69,7 +69,7 @@ def same(a: cst.BaseExpression, b: cst.BaseExpression) -> bool:
     return a.deep_equals(b)
 
 
-def match(ctx: FileContext, call: cst.Call, use: Use, optimizers=()) -> Step:
+def match(ctx: FileContext, call: cst.Call, use: Use, optimizers=(), networks=()) -> Step:
     """`optimizers`: every read of a converted optimizer (another optimizer's zero_grad in the
     block, as in a GAN's two steps, is not this step's business). `call` is `optimizer.step()`
     or a GradScaler's `scaler.step(optimizer)`."""
@@ -127,8 +127,9 @@ def match(ctx: FileContext, call: cst.Call, use: Use, optimizers=()) -> Step:
     for i, s in enumerate(body):
         if i in zero_unguarded or i in backwards or s is statement or s is guard or clipping.read(ctx, s):
             continue
-        if method(expr_call(s), "zero_grad") in optimizers:
-            continue
+        target = method(expr_call(s), "zero_grad")
+        if target is not None and (target in optimizers or any(same(target, m) for m in networks)):
+            continue  # another optimizer's (or its network's) zero_grad: not these gradients
         if scaler is not None and s in (scaler.unscale, scaler.update):
             continue
         _check_quiet(ctx, s, optimizer, f"`{code}`")
