@@ -124,6 +124,14 @@ def match(ctx: FileContext, call: cst.Call, use: Use, optimizers=(), networks=()
     zero_guarded = [i for i, s in enumerate(guard_body) if _zero_grad_of(s, holders)]
     step_in_guard = guard_body.index(statement) if guard is not None else -1
     backwards = [i for i, s in enumerate(body) if method(expr_call(s), "backward") is not None]
+    if not backwards:
+        nested = [n for n in syntax.walk(step.anchor or block) if isinstance(n, cst.Call)
+                  and method(n, "backward") is not None]
+        if nested:
+            raise Blocked(f"`{ctx.code(nested[0])}` sits in a nested block (a micro-step loop, a condition) "
+                          f"while `{code}` does not: gradients accumulated over an inner loop are not converted; "
+                          "sum the micro-step grads by hand")
+        raise _backward_count(ctx, [], code, optimizer)
     for i, s in enumerate(body):
         if i in zero_unguarded or i in backwards or s is statement or s is guard or clipping.read(ctx, s):
             continue
@@ -144,8 +152,6 @@ def match(ctx: FileContext, call: cst.Call, use: Use, optimizers=(), networks=()
         raise Blocked(f"{ctx.code(optimizer)}.zero_grad() runs before `{code}` under the same condition: "
                       "the step would apply zero gradients")
 
-    if not backwards:
-        raise _backward_count(ctx, [], code, optimizer)
     if zero_unguarded:
         before = [i for i in zero_unguarded if i < here]
         if before:
