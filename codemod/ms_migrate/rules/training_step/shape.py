@@ -264,6 +264,8 @@ def _model_of(use: Use) -> Optional[cst.BaseExpression]:
 def _check_backward(ctx: FileContext, call: cst.Call, loss: cst.BaseExpression) -> None:
     if call.args:
         keywords = {a.keyword.value for a in call.args if a.keyword is not None}
+        if keywords == {"retain_graph"} and len(call.args) == 1:
+            return  # the only backward of this step: keeping its graph changes no gradient
         if keywords & {"retain_graph", "create_graph", "inputs"}:
             raise Blocked(f"`{ctx.code(call)}`: {', '.join(sorted(keywords))} has no counterpart in "
                           "mindspore.value_and_grad (it differentiates a function, not a recorded graph); "
