@@ -82,14 +82,19 @@ def _bind(call: cst.Call, function: cst.FunctionDef):
     """(Param, argument expression) for every argument of a call that names one parameter."""
     params = list(function.params.params)
     by_name = {p.name.value: p for p in [*params, *function.params.kwonly_params]}
-    for i, arg in enumerate(call.args):
+    position = 0
+    for arg in call.args:
+        if arg.star == "*":
+            return  # later positions are unknown
         if arg.star:
             continue
         if arg.keyword is not None:
             if arg.keyword.value in by_name:
                 yield by_name[arg.keyword.value], arg.value
-        elif i < len(params):
-            yield params[i], arg.value
+        else:
+            if position < len(params):
+                yield params[position], arg.value
+            position += 1
 
 
 def _bind_names(call: cst.Call, function: cst.FunctionDef):
