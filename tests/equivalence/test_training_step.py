@@ -311,6 +311,19 @@ MODEL_ZERO_GRAD = ACCUMULATION.replace("            optimizer.zero_grad()", "   
     "updates = 0\n", "updates = 0\nmodel.zero_grad()\n")
 
 
+GUARDED = ACCUMULATION.replace("        loss = criterion(model(x, ids), y) / accumulation_steps",
+                               "        optimizer.zero_grad()\n        loss = criterion(model(x, ids), y) / accumulation_steps")
+
+
+def test_guarded_step_without_accumulation():
+    """zero_grad every iteration, step every 4th: only the last micro-batch's gradients count."""
+    t, m, diffs, result, t_ns, m_ns = run_both(GUARDED, steps=10)
+    converted(result)
+    assert "accumulated_grads" not in result.code
+    assert t_ns["updates"] == m_ns["updates"] == 4
+    assert_same(t, m, diffs, 20)
+
+
 @pytest.mark.parametrize("src", [ACCUMULATION, MODEL_ZERO_GRAD], ids=["optimizer.zero_grad", "model.zero_grad"])
 def test_accumulation_k4(src):
     t, m, diffs, result, t_ns, m_ns = run_both(src, steps=10)
