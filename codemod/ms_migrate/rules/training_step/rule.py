@@ -111,8 +111,10 @@ class TrainingStep(Rule):
             self._convert(step, forward)
             models += [m for m in forward.models if not any(m.deep_equals(o) for o in models)]
         trained = self._train_eval(models)
+        warned: Set[cst.CSTNode] = set()
         for step, forward in converted:
-            if not trained:
+            if not trained and step.function not in warned:  # once per function
+                warned.add(step.function)
                 ctx.report(INFERENCE_MODE, step.call,
                            "MindSpore cells start in inference mode (torch modules start in training mode): "
                            f"call {' / '.join(ctx.code(m) + '.set_train()' for m in forward.models[:2])} before "
