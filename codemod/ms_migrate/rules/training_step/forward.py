@@ -76,13 +76,19 @@ def build(ctx: FileContext, body: List[cst.CSTNode], backward: cst.CSTNode, loss
     defined_here: Set[str] = set()
     for statement in moved:
         defined_here |= _defines(statement)
-    for statement in body[first:index]:
-        if statement in moved_set or statement in skip:
+    read_before: Set[str] = set()  # what the loss statements above read (a statement left in
+    for statement in body[first:index]:  # between must not change it: it would now run first)
+        if statement in moved_set:
+            read_before |= {n.value for n in _reads(statement.body[0])}
+            continue
+        if statement in skip:
             continue
         read = {n.value for n in syntax.read_names(statement)} & defined_here
+        read |= _mutated(statement) & read_before
         if read:
-            raise Blocked(f"`{ctx.code(statement).strip().splitlines()[0]}` reads {', '.join(sorted(read))} "
-                          "between the loss statements and backward; move it after the step")
+            raise Blocked(f"`{ctx.code(statement).strip().splitlines()[0]}` reads or changes {', '.join(sorted(read))} "
+                          "between the loss statements and backward (it would now run before them); move it after the "
+                          "step")
     forward = Forward(moved, _parameters(ctx, moved, anchor, loss))
     forward.loss_name = loss.value if isinstance(loss, cst.Name) else None
     forward.aux = _used_after(ctx, moved, forward.loss_name)
@@ -128,6 +134,26 @@ def _gradient_free(ctx: FileContext, name: str, before: List[cst.CSTNode], seen:
                    for read in syntax.read_names(small.value)
                    if any(read.value in _defines(s) for s in before[:index]))
     return True
+
+
+def _mutated(statement: cst.CSTNode) -> Set[str]:
+    """Names a statement may change in place: `x.mul_(2)`, `x[0] = 1`, `x.data = ...`, `x += 1`."""
+    out: Set[str] = set()
+    for node in syntax.walk(statement):
+        target = None
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+            attr = node.func.attr.value
+            if attr.endswith("_") and not attr.startswith("__"):
+                target = node.func.value
+        elif isinstance(node, cst.AssignTarget) and isinstance(node.target, (cst.Subscript, cst.Attribute)):
+            target = node.target
+        elif isinstance(node, cst.AugAssign):
+            target = node.target
+        while isinstance(target, (cst.Attribute, cst.Subscript, cst.Call)):
+            target = target.value if not isinstance(target, cst.Call) else target.func
+        if isinstance(target, cst.Name):
+            out.add(target.value)
+    return out
 
 
 def _only_detached(moved: List[cst.CSTNode], name: str) -> bool:
