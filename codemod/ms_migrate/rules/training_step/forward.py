@@ -84,7 +84,7 @@ def build(ctx: FileContext, body: List[cst.CSTNode], backward: cst.CSTNode, loss
         if statement in skip:
             continue
         read = {n.value for n in syntax.read_names(statement)} & defined_here
-        read |= _mutated(statement) & read_before
+        read |= (_mutated(statement) | _defines(statement)) & read_before
         if read:
             raise Blocked(f"`{ctx.code(statement).strip().splitlines()[0]}` reads or changes {', '.join(sorted(read))} "
                           "between the loss statements and backward (it would now run before them); move it after the "
