@@ -142,8 +142,9 @@ class _Applier(cst.CSTTransformer):
         lost: List[str] = []
         if (touched or edited) and original_node not in edits.moved:
             lost = _missing(original_node, () if removed else produced)
-        before = edits.before.get(original_node, [])
-        after = [self.captured.pop(a.node) if isinstance(a, Moved) else a
+        # an insertion may be a function, called now: it can use statements captured below it
+        before = [b() if callable(b) else b for b in edits.before.get(original_node, [])]
+        after = [self.captured.pop(a.node) if isinstance(a, Moved) else a() if callable(a) else a
                  for a in edits.after.get(original_node, [])]
         if original_node in edits.moved:
             kept = [line for line in updated_node.leading_lines if line.comment is not None]

@@ -12,12 +12,14 @@ from ms_migrate.rules.leftovers import Leftovers
 from ms_migrate.rules.param_groups.groups import ParamGroups
 from ms_migrate.rules.parameters.selection import ParameterSelection
 from ms_migrate.rules.schedulers.to_lists import Schedulers
+from ms_migrate.rules.training_step.rule import TrainingStep
 
 # Order matters: later rules read what earlier ones left on the context (ctx.optimizer_sites);
 # Leftovers runs last and reports every torch.optim reference nobody migrated. The engine makes
 # a fresh instance of each rule per file, so a rule may keep per-file state on self.
 RULES: Tuple[Type[Rule], ...] = (
     OptimizerConstructor,
+    TrainingStep,
     ParameterSelection,
     Schedulers,
     ParamGroups,

@@ -53,13 +53,7 @@ ONE_GROUP_NOTE = (
     "ms-migrate: one parameter group, so MindSpore decays every parameter as torch does "
     "(ungrouped, it skips names containing 'beta' or 'gamma')"
 )
-TRAINING_STEP = (
-    "compute gradients with grad_fn = mindspore.value_and_grad(forward_fn, None, "
-    "optimizer.parameters) and apply them with optimizer(grads)"
-)
 TORCH_METHODS = {
-    "zero_grad": "MindSpore optimizers have no zero_grad(): gradients are computed fresh each step; " + TRAINING_STEP,
-    "step": "MindSpore optimizers have no step(): " + TRAINING_STEP,
     "state_dict": "MindSpore optimizers have no torch-style state_dict(): save with mindspore.save_checkpoint(optimizer, path)",
     "load_state_dict": "MindSpore optimizers have no torch-style load_state_dict(): use mindspore.load_checkpoint(path) and mindspore.load_param_into_net(optimizer, params)",
 }
@@ -428,11 +422,6 @@ class OptimizerConstructor(Rule):
                         call = ctx.parent(attribute)
                         shown = call if isinstance(call, cst.Call) and call.func is attribute else attribute
                         ctx.report(TORCH_API, attribute, f"{ctx.code(shown)}: {why}")
-        if targets:
-            for call in ctx.calls:
-                func = call.func
-                if isinstance(func, cst.Attribute) and func.attr.value == "backward" and not call.args:
-                    ctx.report(TORCH_API, call, f"{ctx.code(call)}: no MindSpore counterpart: {TRAINING_STEP}")
 
 
 GROUP_KEYS = ("params", "lr", "weight_decay", "grad_centralization", "order_params")
