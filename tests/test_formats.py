@@ -15,7 +15,7 @@ from ms_migrate.cli.command import main
 DATA = Path(__file__).parent / "data"
 WARNED = b"import torch.optim as optim\n\noptimizer = optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)\n"
 ERRORED = b"import torch.optim as optim\n\noptimizer = optim.LBFGS(model.parameters())\n"
-INFO = b"import torch.optim as optim\n\noptimizer = optim.SGD(model.parameters(), lr=0.1)\noptimizer.step()\n"
+INFO = b"import torch.optim as optim\n\noptimizer = optim.SGD(model.parameters(), lr=0.1)\nstate = optimizer.state_dict()\n"
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def test_text_has_severity_and_is_plain_in_a_pipe(tree):
     lines = result.stdout.splitlines()
     assert any(l.startswith("pkg/lbfgs.py:3:13: error: MSM102 ") for l in lines)
     assert any(l.startswith("pkg/adam.py:3:13: warning: MSM101 ") for l in lines)
-    assert any(l.startswith("pkg/step 100.py:4:1: info: MSM106 ") for l in lines)
+    assert any(l.startswith("pkg/step 100.py:4:9: info: MSM106 ") for l in lines)
     assert "\x1b[" not in result.stdout
 
 
@@ -149,7 +149,7 @@ def test_github_annotations(tree):
     assert all(l.startswith("::") for l in lines)
     assert any(l.startswith("::error file=pkg/lbfgs.py,line=3,col=13,endLine=3,title=ms-migrate MSM102::") for l in lines)
     assert any(l.startswith("::warning file=pkg/adam.py,line=3,col=13,") for l in lines)
-    assert any(l.startswith("::notice file=pkg/step 100.py,line=4,col=1,") for l in lines)
+    assert any(l.startswith("::notice file=pkg/step 100.py,line=4,col=9,") for l in lines)
     assert any(l.startswith("::error file=pkg/odd%2Cname.py,") for l in lines)
     assert any(l.startswith("::notice file=pkg/adam.py,title=ms-migrate::would be migrated") for l in lines)
 

@@ -17,7 +17,13 @@ from typing import Sequence
 import pytest
 
 pytest.importorskip("numpy", reason="the equivalence tier needs the 'equivalence' extra (numpy, torch, mindspore)")
+from ms_migrate.core.options import Options
+
 from . import harness as H
+
+# The stepping, placement and param_groups analyses of the mindspore.nn list path: --target nn
+# (auto keeps torch's stepping with mindspore.experimental where nn cannot be exact).
+NN = Options(target="nn")
 from .test_schedulers import differences, mindspore_lrs, real_torch_lrs, show
 
 pytestmark = [
@@ -37,7 +43,7 @@ class Variant:
 
 
 def check(variant: Variant):
-    result = H.migrate(variant.src)
+    result = H.migrate(variant.src, options=NN)
     show(variant.id, result)
     assert not result.error, result.error
     flagged = [f for f in result.findings if f.code in variant.codes and f.severity == "error"]
@@ -202,7 +208,7 @@ def _drive(code: str, helper: str, call):
                  id="set_lr-called-from-train-by-keyword"),
 ])
 def test_param_groups_helper_is_converted_exactly(src, helper, call):
-    result = H.migrate(src)
+    result = H.migrate(src, options=NN)
     show(helper, result)
     assert not result.error and "param_groups" not in result.code
     assert not [f for f in result.findings if f.code.startswith("MSM3")]

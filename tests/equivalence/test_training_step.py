@@ -22,6 +22,8 @@ import pytest
 pytest.importorskip("numpy", reason="the equivalence tier needs the 'equivalence' extra (numpy, torch, mindspore)")
 import numpy as np  # noqa: E402
 
+from ms_migrate.core.options import Options
+
 from . import harness as H  # noqa: E402
 from .seeds import seed  # noqa: E402
 
@@ -417,7 +419,8 @@ for epoch in range(2):
                                             ("seed_4_param_groups", "optim_sgd")])
 def test_seed_examples_as_training_loops(name, optimizer):
     src = seed(name) + SEED_LOOP.replace("OPT", optimizer)
-    result = H.migrate(src)
+    # the nn path (auto would write seed 4's nesterov group with mindspore.experimental.optim)
+    result = H.migrate(src, options=Options(target="nn"))
     converted(result)
     fixup = lambda code: code  # noqa: E731
     if name == "seed_4_param_groups":

@@ -194,6 +194,29 @@ EXPLANATIONS: Dict[str, Tuple[str, str, str]] = {
         "The list rests on an assumption the message states (e.g. every epoch has "
         "len(train_loader) steps): check it holds, then delete the marker.",
     ),
+    "MSM501": (
+        "optimizer.zero_grad()\nloss = criterion(model(x), y)\n(loss + aux).backward()\n"
+        "loss.backward()\noptimizer.step()",
+        "(the step left as torch code, flagged at the step)",
+        "The step has a shape ms-migrate cannot prove it converts exactly (the message names what "
+        "blocks it: two backwards, a closure, create_graph, autocast, a framework's backward...). "
+        "Write forward_fn, grad_fn = mindspore.value_and_grad(forward_fn, None, "
+        "optimizer.parameters) and optimizer(grads) by hand, then delete the marker.",
+    ),
+    "MSM502": (
+        "grads = torch.autograd.grad(loss, model.parameters())",
+        "(left as it is)",
+        "A gradient call outside any optimizer step (autograd.grad, accelerator.backward, "
+        "Lightning's manual_backward, a wrapper that takes the optimizer): port it to "
+        "mindspore.grad / value_and_grad by hand.",
+    ),
+    "MSM503": (
+        "for x, y in loader:\n    loss, grads = grad_fn(x, y)\n    optimizer(grads)",
+        "(unchanged; add model.set_train(True) before the loop)",
+        "MindSpore cells start in inference mode, torch modules in training mode: without a "
+        "set_train(True) call, Dropout and BatchNorm behave as in evaluation. Call "
+        "model.set_train(True) before training.",
+    ),
     "MSM901": (
         "sched_cls = torch.optim.lr_scheduler.StepLR",
         "(unchanged)",
