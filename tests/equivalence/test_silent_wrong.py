@@ -117,6 +117,13 @@ STEP_ARGUMENT = [
                       head=""), "exact"),
     Variant("CosineAnnealingWarmRestarts-i / iters + epoch",
             per_batch(CAWR, "i / iters + epoch"), "exact"),
+    # the user's values read a name `i`: the list's index is another name, and so is the count
+    Variant("LambdaLR-step(epoch)-lambda-reads-a-global-i",
+            per_epoch("LambdaLR(optimizer, lambda e: i / (e + 1))", "epoch", head="i = 1.0\n"), "exact"),
+    # ... unless the batch loop rebinds that `i`, which the scheduler reads: refused
+    Variant("CosineAnnealingWarmRestarts-eta_min-reads-the-loop-rebound-i-is-flagged",
+            per_batch("CosineAnnealingWarmRestarts(optimizer, T_0=2, eta_min=i)", "epoch + i / iters",
+                      head="iters = len(train_loader)\ni = 0.01\n"), "flagged"),
     Variant("CosineAnnealingWarmRestarts-iters-of-another-loader-is-flagged",
             per_batch(CAWR, "epoch + i / iters", head="val_loader = list(range(3))\niters = len(val_loader)\n"),
             "flagged"),

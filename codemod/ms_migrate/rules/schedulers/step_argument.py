@@ -119,14 +119,14 @@ def _per_epoch(ctx: FileContext, arg: cst.BaseExpression, timing: Stepping, show
     literal = isinstance(first, int) and not isinstance(first, bool)
     if timing.offset:  # stepped before the epoch's updates: epoch j trains at f(start + c + j)
         shift = first + c if literal else _plus(start, c)
-        return lambda spe: _plus(syntax.fill("i // SPE", SPE=spe), shift)
+        return lambda spe, i: _plus(syntax.fill("I // SPE", I=i, SPE=spe), shift)
     # stepped after the epoch's updates: epoch 0 at f(0), epoch j >= 1 at f(start + c + j - 1)
     shift = first + c - 1 if literal else _plus(start, c - 1)
     if shift == 0:
-        return lambda spe: syntax.fill("i // SPE", SPE=spe)
+        return lambda spe, i: syntax.fill("I // SPE", I=i, SPE=spe)
     if shift == -1:
-        return lambda spe: syntax.fill("max(i // SPE - 1, 0)", SPE=spe)
-    return lambda spe: syntax.fill("(COUNT if i >= SPE else 0)", COUNT=_plus(syntax.fill("i // SPE", SPE=spe), shift), SPE=spe)
+        return lambda spe, i: syntax.fill("max(I // SPE - 1, 0)", I=i, SPE=spe)
+    return lambda spe, i: syntax.fill("(COUNT if I >= SPE else 0)", COUNT=_plus(syntax.fill("I // SPE", I=i, SPE=spe), shift), I=i, SPE=spe)
 
 
 def _plus(count: cst.BaseExpression, shift) -> cst.BaseExpression:
@@ -167,8 +167,8 @@ def _fractional(ctx: FileContext, arg: cst.BaseExpression, timing: Stepping, sho
         raise _refuse(shown, "the epoch range or the enumerate() start is not a non-negative literal")
     # update k (k >= 1) follows the step of batch k - 1: count a + (k - 1 + s) / iters
     if a == 0 and s == 0:
-        return lambda spe: syntax.fill("max(i - 1, 0) / SPE", SPE=spe)
-    return lambda spe: syntax.fill(f"({a} + (i - 1 + {s}) / SPE if i else 0)", SPE=spe)
+        return lambda spe, i: syntax.fill("max(I - 1, 0) / SPE", I=i, SPE=spe)
+    return lambda spe, i: syntax.fill(f"({a} + (I - 1 + {s}) / SPE if I else 0)", I=i, SPE=spe)
 
 
 def _binding_is_enumerate_index(ctx: FileContext, name: cst.Name, loop: cst.For) -> bool:

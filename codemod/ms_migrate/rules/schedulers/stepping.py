@@ -41,9 +41,9 @@ class Stepping:
     epoch_loop: Optional[cst.For] = None
     batch_loop: Optional[cst.For] = None
     update: Optional[cst.Call] = None  # the optimizer.step() the list is indexed by
-    # the scheduler's count at optimizer step `i` given steps per epoch, when not the plain one
-    # (scheduler.step(epoch): step_argument.py)
-    count: Optional[Callable[[cst.BaseExpression], cst.BaseExpression]] = None
+    # the scheduler's count at the list's step index given (steps per epoch, the index name),
+    # when not the plain one (scheduler.step(epoch): step_argument.py)
+    count: Optional[Callable[[cst.BaseExpression, cst.Name], cst.BaseExpression]] = None
 
 
 @dataclass

@@ -251,7 +251,7 @@ class Schedulers(Rule):
             per_epoch=job.timing.per_epoch, total=total, offset=job.timing.offset, steps_per_epoch=spe,
             nn=ctx.imports.ref("mindspore", "nn"), math=lambda: ctx.imports.module("math"), let=let,
             index=index,
-            count=_with_index(job.timing.count(spe), index) if job.timing.count is not None else None,
+            count=job.timing.count(spe, cst.Name(index)) if job.timing.count is not None else None,
         )
         top = build(job.base, timing)
         if top is None:
@@ -631,15 +631,3 @@ def _index_name(ctx: FileContext, values) -> str:
 def _assign(name: str, value: cst.BaseExpression) -> cst.SimpleStatementLine:
     return cst.SimpleStatementLine(body=[cst.Assign(targets=[cst.AssignTarget(target=cst.Name(name))], value=value)])
 
-
-def _with_index(expression: cst.BaseExpression, index: str) -> cst.BaseExpression:
-    """The step count modelled for scheduler.step(arg) (step_argument.py) reads the list's index
-    as `i`: rename it when the list uses another index name."""
-    if index == "i":
-        return expression
-
-    class Rename(cst.CSTTransformer):
-        def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.Name:
-            return updated.with_changes(value=index) if updated.value == "i" else updated
-
-    return expression.visit(Rename())
