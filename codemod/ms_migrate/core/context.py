@@ -222,6 +222,21 @@ class FileContext:
                 return parent
         return node
 
+    def child_of(self, block: cst.CSTNode, node: cst.CSTNode) -> Optional[cst.CSTNode]:
+        """The child of `block` that holds `node` (a statement of a block's body), or None when
+        `node` is not inside `block`."""
+        child = node
+        for parent in self.ancestors(node):
+            if parent is block:
+                return child
+            child = parent
+        return None
+
+    def index_in(self, block: cst.CSTNode, node: cst.CSTNode) -> int:
+        """Index, in `block.body`, of the statement that holds `node`; -1 when outside it."""
+        child = self.child_of(block, node)
+        return list(block.body).index(child) if child is not None else -1
+
     # ---- bindings ---------------------------------------------------------------------------
     def assignment_of(self, target: cst.Name) -> Optional[Assignment]:
         """The assignment a binding name (an assignment or loop target) makes."""

@@ -31,6 +31,7 @@ import libcst as cst
 
 from ms_migrate.core import syntax
 from ms_migrate.core.context import FileContext
+from ms_migrate.rules.param_groups import flow
 
 
 def convert(ctx: FileContext, site, check) -> None:
@@ -42,9 +43,8 @@ def convert(ctx: FileContext, site, check) -> None:
 
 def convert_use(ctx: FileContext, site, check, use: cst.CSTNode) -> None:
     """One use of a name holding the optimizer (its own variable, or a helper's parameter)."""
-    attribute = ctx.parent(use)
-    if not (isinstance(attribute, cst.Attribute) and attribute.value is use
-            and attribute.attr.value == "param_groups"):
+    attribute = flow.param_groups_of(ctx, use)
+    if attribute is None:
         return
     outer = ctx.parent(attribute)
     if isinstance(outer, cst.For) and outer.iter is attribute and isinstance(outer.target, cst.Name):

@@ -177,3 +177,11 @@ def _every_call_passes(ctx: FileContext, helper: HelperParameter, holders: Set[i
             if len(args) != 1 or id(args[0].value) not in holders:
                 return False
     return True
+
+
+def param_groups_of(ctx: FileContext, use: cst.CSTNode) -> Optional[cst.Attribute]:
+    """`use.param_groups` when `use` (a name holding an optimizer) is read that way, else None."""
+    attribute = ctx.parent(use)
+    if isinstance(attribute, cst.Attribute) and attribute.value is use and attribute.attr.value == "param_groups":
+        return attribute
+    return None

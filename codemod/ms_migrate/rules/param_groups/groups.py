@@ -129,9 +129,8 @@ class ParamGroups(Rule):
         own when every call passes that one optimizer, else flagged."""
         for helper in flow.helper_parameters(ctx, ctx.optimizer_sites):
             for use in helper.uses:
-                attribute = ctx.parent(use)
-                if not (isinstance(attribute, cst.Attribute) and attribute.value is use
-                        and attribute.attr.value == "param_groups"):
+                attribute = flow.param_groups_of(ctx, use)
+                if attribute is None:
                     continue
                 apis = {site.api for site in helper.sites}
                 if apis == {"torch"}:  # the optimizer stayed in torch: so does its param_groups
@@ -244,12 +243,8 @@ class ParamGroups(Rule):
 def _param_groups_attributes(ctx: FileContext, site: OptimizerSite) -> List[cst.Attribute]:
     if site.target is None:
         return []
-    found = []
-    for use in ctx.uses_of(site.target):
-        attribute = ctx.parent(use)
-        if isinstance(attribute, cst.Attribute) and attribute.value is use and attribute.attr.value == "param_groups":
-            found.append(attribute)
-    return found
+    found = (flow.param_groups_of(ctx, use) for use in ctx.uses_of(site.target))
+    return [attribute for attribute in found if attribute is not None]
 
 
 def _signature(site: OptimizerSite):

@@ -46,14 +46,6 @@ def exits(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
                 stack.append((child, nested or (loop and child is current.body)))
 
 
-def _index_in(ctx: FileContext, node: cst.CSTNode, block: cst.CSTNode) -> int:
-    child = node
-    for parent in ctx.ancestors(node):
-        if parent is block:
-            return list(block.body).index(child)
-        child = parent
-    return -1
-
 
 def _conditions_between(ctx: FileContext, node: cst.CSTNode, stop: cst.CSTNode) -> Optional[cst.CSTNode]:
     for parent in ctx.ancestors(node):
@@ -79,12 +71,12 @@ def epoch_body_is_straight(ctx: FileContext, epoch_loop: cst.For, step_call: cst
         raise Unsupported(f"the batch loop runs under {_header(ctx, condition)} inside the epoch loop, "
                           "so some epochs may not update the optimizer; supply the epochs that train "
                           "yourself")
-    step_at = _index_in(ctx, step_call, body)
-    batch_at = _index_in(ctx, batch_side, body)
+    step_at = ctx.index_in(body, step_call)
+    batch_at = ctx.index_in(body, batch_side)
     for exit_ in exits(body):
         if any(parent is batch_side for parent in ctx.ancestors(exit_)):
             continue  # the batch loop's own exits: the early-exit assumption (MSM404) covers them
-        if _index_in(ctx, exit_, body) > max(step_at, batch_at):
+        if ctx.index_in(body, exit_) > max(step_at, batch_at):
             continue  # after the epoch's updates and its step (early stopping): nothing skipped
         raise Unsupported(f"`{ctx.code(exit_).strip()}` in the epoch loop can skip scheduler.step() or the "
                           "epoch's updates, so the scheduler's count is not the epoch number; "
@@ -98,8 +90,8 @@ def exit_between(ctx: FileContext, update: cst.Call, step_call: cst.Call) -> Non
     for block in ctx.ancestors(update_statement):
         if not isinstance(block, (cst.IndentedBlock, cst.Module)):
             continue
-        u = _index_in(ctx, update, block)
-        s = _index_in(ctx, step_call, block)
+        u = ctx.index_in(block, update)
+        s = ctx.index_in(block, step_call)
         if s < 0:
             continue
         for statement in list(block.body)[u + 1:s]:
@@ -118,9 +110,9 @@ def helper_reaches_its_loop(ctx: FileContext, helper: cst.FunctionDef, loop: cst
         raise Unsupported(f"{helper.name.value}() runs its batch loop under {_header(ctx, condition)}, "
                           "so some calls may not update the optimizer; supply the number of "
                           "optimizer steps yourself")
-    at = _index_in(ctx, loop, helper.body)
+    at = ctx.index_in(helper.body, loop)
     for exit_ in exits(helper.body):
-        if _index_in(ctx, exit_, helper.body) < at:
+        if ctx.index_in(helper.body, exit_) < at:
             raise Unsupported(f"`{ctx.code(exit_).strip()}` in {helper.name.value}() can return before "
                               "its batch loop; supply the number of optimizer steps yourself")
 

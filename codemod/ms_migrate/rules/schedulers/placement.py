@@ -70,7 +70,7 @@ def _rebinding(ctx: FileContext, names: Set[str], block, between):
         for assignment in scope[name]:
             if not isinstance(assignment, Assignment) or assignment.scope is not scope:
                 continue
-            if _top(ctx, assignment.node, block) in between:
+            if ctx.child_of(block, assignment.node) in between:
                 return name, assignment.node
     return None
 
@@ -107,14 +107,6 @@ def _root(node: cst.BaseExpression) -> Optional[cst.Name]:
         node = node.func if isinstance(node, cst.Call) else node.value
     return node if isinstance(node, cst.Name) else None
 
-
-def _top(ctx: FileContext, node: cst.CSTNode, block) -> Optional[cst.CSTNode]:
-    child = node
-    for parent in ctx.ancestors(node):
-        if parent is block:
-            return child
-        child = parent
-    return None
 
 
 def check_late_names(ctx: FileContext, call: cst.Call, args) -> None:

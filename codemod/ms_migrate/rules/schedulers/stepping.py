@@ -90,7 +90,7 @@ def analyze(ctx: FileContext, step_call: cst.Call, optimizer: cst.Name) -> Stepp
     outer = s_loops[0]
     result = Stepping(per_epoch, epochs, updates, ctx.statement_of(outer),
                       epoch_loop=epoch_loop, batch_loop=batch_loop, update=update.call)
-    if per_epoch and _position_in(ctx, step_call, epoch_loop) < _position_in(ctx, batch_side, epoch_loop):
+    if per_epoch and ctx.index_in(epoch_loop.body, step_call) < ctx.index_in(epoch_loop.body, batch_side):
         result.offset = 1  # torch's epoch e then already runs with the scheduler's count e + 1
     exit_ = _early_exit(batch_loop)
     if exit_ is not None:
@@ -99,15 +99,6 @@ def analyze(ctx: FileContext, step_call: cst.Call, optimizer: cst.Name) -> Stepp
             "of every epoch updates the optimizer; if that is not so, shorten steps_per_epoch")
     return result
 
-
-def _position_in(ctx: FileContext, node: cst.CSTNode, loop: cst.For) -> int:
-    """Index, in the loop's body, of the statement that holds `node`."""
-    child = node
-    for parent in ctx.ancestors(node):
-        if parent is loop.body:
-            return list(loop.body.body).index(child)
-        child = parent
-    return -1
 
 
 def _early_exit(loop: cst.For) -> Optional[cst.CSTNode]:

@@ -546,7 +546,7 @@ def _needed_position(ctx: FileContext, block, loop_position: int, nodes, ignore=
         for assignment in scope[name]:
             if not isinstance(assignment, Assignment) or assignment.scope is not scope:
                 continue
-            top = _top_statement(ctx, assignment.node, block)
+            top = ctx.child_of(block, assignment.node)
             if top is None:
                 continue
             index = body.index(top)
@@ -570,14 +570,6 @@ def _needs(ctx: FileContext, nodes, bound) -> str:
     return f"`{name}` (set at line {line})"
 
 
-def _top_statement(ctx: FileContext, node: cst.CSTNode, block) -> Optional[cst.CSTNode]:
-    child = node
-    for parent in ctx.ancestors(node):
-        if parent is block:
-            return child
-        child = parent
-    return None
-
 
 def _check_unused_between(ctx, optimizer: cst.Name, block, start: int, end: int, removed,
                           needs: str = "") -> None:
@@ -586,7 +578,7 @@ def _check_unused_between(ctx, optimizer: cst.Name, block, start: int, end: int,
     body = list(block.body)
     between = body[start + 1:end + 1]
     for use in ctx.uses_of(optimizer):
-        top = _top_statement(ctx, use, block)
+        top = ctx.child_of(block, use)
         if top is not None and top in between and top not in removed:
             chain = use
             while isinstance(ctx.parent(chain), cst.Attribute) and ctx.parent(chain).value is chain:
