@@ -85,10 +85,45 @@ class _Index(cst.CSTVisitor):
             self.references.append(node)
 
 
+class Analysis:
+    """What one parsed file is, independent of what the rules do with it: scopes (one batched
+    traversal), parents and the index of calls, references and names (one walk), positions and
+    source order on first need."""
+
+    def __init__(self, module: cst.Module) -> None:
+        self.wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+        self.module = self.wrapper.module
+        # Scopes for every file; positions only when a finding needs a line (a full code
+        # generation pass, skipped for a file that reports nothing)
+        self.scopes = self.wrapper.resolve(ScopeProvider)
+        index = _Index()
+        self.module.visit(index)
+        self.parents = index.parents
+        self.calls = index.calls
+        self.references = index.references
+        self.names_in_use = index.names
+        self.tracked_roots = index.tracked_roots
+        self._positions = None
+        self._order: Optional[Dict[cst.CSTNode, int]] = None
+
+    @property
+    def positions(self):
+        if self._positions is None:
+            self._positions = self.wrapper.resolve(PositionProvider)
+        return self._positions
+
+    @property
+    def order(self) -> Dict[cst.CSTNode, int]:
+        if self._order is None:
+            self._order = {n: i for i, n in enumerate(self.parents)}
+        return self._order
+
+
 class FileContext:
     def __init__(
         self, path: str, module: cst.Module, options: Options = DEFAULT,
         demoted: Optional[Dict[Tuple[int, int], Dict[str, str]]] = None,
+        analysis: Optional["Analysis"] = None,
     ) -> None:
         self.options = options
         # One optimizer is migrated whole: when a later rule finds that the API chosen for an
@@ -98,20 +133,18 @@ class FileContext:
         self.demoted: Dict[Tuple[int, int], Dict[str, str]] = demoted or {}
         self.demotions: Dict[Tuple[int, int], Dict[str, str]] = {}
         self.path = path
-        self.wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-        self.module = self.wrapper.module
-        # Scopes for every file (one batched traversal); positions only when a finding needs a
-        # line (a full code generation pass, skipped for a file that reports nothing)
-        self.scopes = self.wrapper.resolve(ScopeProvider)
-        self._positions = None
-        self._order: Optional[Dict[cst.CSTNode, int]] = None
-        index = _Index()
-        self.module.visit(index)
-        self.parents = index.parents
-        self.calls = index.calls
-        self.references = index.references
-        self.names_in_use = index.names
-        self._tracked_roots = index.tracked_roots
+        # what the file is (metadata, parents, the index walk): computed once per file and shared
+        # by every pass of the rules (the engine runs them again after a demotion)
+        analysis = analysis if analysis is not None and analysis.module is module else Analysis(module)
+        self.analysis = analysis
+        self.wrapper = analysis.wrapper
+        self.module = analysis.module
+        self.scopes = analysis.scopes
+        self.parents = analysis.parents
+        self.calls = analysis.calls
+        self.references = analysis.references
+        self.names_in_use = analysis.names_in_use
+        self._tracked_roots = analysis.tracked_roots
         self._optim_refs: Optional[List[Tuple[cst.CSTNode, str]]] = None
         self._rebound_refs: List[Tuple[cst.CSTNode, str]] = []
         # references whose name an import binds to a tracked name and something else rebinds
@@ -129,9 +162,7 @@ class FileContext:
     # ---- metadata -------------------------------------------------------------------------
     @property
     def positions(self):
-        if self._positions is None:
-            self._positions = self.wrapper.resolve(PositionProvider)
-        return self._positions
+        return self.analysis.positions
 
     def qualified_names(self, node: cst.CSTNode) -> Set[str]:
         # Lazily, per asked node, from the scope analysis (resolving QualifiedNameProvider for
@@ -289,9 +320,7 @@ class FileContext:
     def source_order(self, node: cst.CSTNode) -> int:
         """Where `node` comes in the file (a sort key; no positions needed): the index walk
         meets nodes in source order and `parents` keeps that order."""
-        if self._order is None:
-            self._order = {n: i for i, n in enumerate(self.parents)}
-        return self._order.get(node, -1)
+        return self.analysis.order.get(node, -1)
 
     def code(self, node: cst.CSTNode) -> str:
         return self.module.code_for_node(node)

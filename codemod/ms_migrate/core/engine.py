@@ -230,8 +230,10 @@ def _run_rules(path: str, module, options: Options):
     optimizer, its schedulers and its param_groups uses end on one API (fresh rules each pass)."""
     FileContext, RULES = _lazy("FileContext"), _lazy("RULES")
     demoted: dict = {}
+    analysis = None  # the file's metadata and index: once, whatever the number of passes
     for _ in range(MAX_PASSES):
-        ctx = FileContext(path, module, options, demoted)
+        ctx = FileContext(path, module, options, demoted, analysis)
+        analysis = ctx.analysis
         for rule in RULES:
             rule().run(ctx)
         if not ctx.demotions:
