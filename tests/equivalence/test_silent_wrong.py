@@ -208,6 +208,51 @@ def _drive(code: str, helper: str, call):
     return lrs
 
 
+EXPERIMENTAL_HELPERS = """
+import torch
+
+
+def warm(opt, epoch):
+    opt.param_groups[0]['lr'] = 0.01 * (epoch + 1)
+
+
+def decay(optimizer, factor):
+    for g in optimizer.param_groups:
+        g['lr'] = g['lr'] * factor
+
+
+train_loader = list(range(3))
+optimizer = torch.optim.AdamW(net.parameters(), lr=0.01)
+for epoch in range(7):
+    warm(optimizer, epoch)
+    decay(optimizer, 0.5)
+    decay(optimizer, 0.5)
+    for batch in train_loader:
+        optimizer.step()
+"""
+
+
+def test_param_groups_helpers_on_an_experimental_optimizer_are_exact():
+    """Under auto, AdamW goes to mindspore.experimental.optim, which keeps param_groups but takes
+    a written lr only as a Python float: helpers it flows to (one called twice, one writing back a
+    value read from the group) are converted with float(...), and the lrs match torch's."""
+    result = H.migrate(EXPERIMENTAL_HELPERS)
+    show("experimental helpers", result)
+    codes = [f.code for f in result.findings]
+    assert not result.error and "MSM108" in codes and not [c for c in codes if c.startswith("MSM3")], codes
+    real = real_torch_lrs(EXPERIMENTAL_HELPERS)
+
+    def call(fn, opt, epoch, ns):
+        fn(opt, epoch)
+        ns["decay"](opt, 0.5)
+        ns["decay"](opt, 0.5)
+
+    ms = _drive(result.code, "warm", call)
+    assert len(real) == 21
+    diff = differences(real, ms)
+    assert not diff, diff
+
+
 @pytest.mark.parametrize("src, helper, call", [
     pytest.param(IMAGENET_HELPER, "adjust_learning_rate", lambda fn, opt, e, ns: fn(opt, e, ns["args"]),
                  id="imagenet-adjust_learning_rate"),

@@ -133,8 +133,8 @@ EXPLANATIONS: Dict[str, Tuple[str, str, str]] = {
     ),
     "MSM203": (
         "for p in model.parameters():\n    p.requires_grad = True",
-        "for p in model.get_parameters():\n    if not p.name.endswith(('moving_mean', 'moving_variance')):\n"
-        "        p.requires_grad = True",
+        "for p in filter(lambda p: not p.name.endswith((\"moving_mean\", \"moving_variance\")), "
+        "model.get_parameters()):\n    p.requires_grad = True",
         "MindSpore keeps BatchNorm's moving statistics as parameters; an unfreeze loop must skip them "
         "or they reach the optimizer. Other torch buffers ported as parameters need the same guard.",
     ),
