@@ -199,7 +199,8 @@ def _migrate_parsed(source: bytes, path: str, options: Options, result: FileResu
         findings = review.settle(ctx, source, decode, options)  # may add marker edits
         if ctx.edits:
             # LibCST's rendering loses a few bytes in some files: splice the edited lines into
-            # the original bytes instead of writing its rendering of the whole file
+            # the original bytes instead of writing its rendering of the whole file (splice also
+            # parses what it returns: output that does not parse is never written)
             output = splice(source, ctx.module.bytes, apply_edits(ctx.module, ctx.edits, ctx.parents).bytes)
         else:
             output = source  # nothing to migrate: the file stays byte for byte as it is
@@ -207,8 +208,6 @@ def _migrate_parsed(source: bytes, path: str, options: Options, result: FileResu
             result.error = "LibCST cannot reproduce this file's bytes; the file was left untouched"
             result.findings = [make_finding(LOSSY_ROUND_TRIP, result.error, 1, 1)]
             return result
-        if output != source:
-            cst.parse_module(output)  # the output must parse, or nothing is written
     except Exception as exc:
         if _from_recursion(exc):
             raise RecursionError("too deep") from None

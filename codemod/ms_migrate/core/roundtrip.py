@@ -25,16 +25,14 @@ import libcst as cst
 Opcodes = List[Tuple[str, int, int, int, int]]
 
 
-def lossless(source: bytes, roundtrip: bytes) -> bool:
-    return source == roundtrip
-
-
 def splice(source: bytes, roundtrip: bytes, output: bytes) -> Optional[bytes]:
     """`source` with the edits that turn `roundtrip` into `output`; None if that cannot be done
-    faithfully (the caller then leaves the file alone)."""
+    faithfully (the caller then leaves the file alone). What it returns has been parsed: an
+    output that does not parse raises LibCST's error here (the engine's one check of it)."""
     if output == roundtrip:
         return source
     if source == roundtrip:
+        cst.parse_module(output)
         return output
     src = source.splitlines(keepends=True)
     rt = roundtrip.splitlines(keepends=True)
@@ -63,10 +61,7 @@ def splice(source: bytes, roundtrip: bytes, output: bytes) -> Optional[bytes]:
     result = b"".join(pieces)
     if source.endswith((b"\n", b"\r")) and not result.endswith((b"\n", b"\r")) and result:
         result += _ending(source)  # LibCST dropped the last line ending inside an edited line
-    try:
-        if cst.parse_module(result).bytes != output:
-            return None
-    except Exception:
+    if cst.parse_module(result).bytes != output:  # a parse error propagates: the output is bad
         return None
     return result
 
