@@ -17,6 +17,8 @@ import pytest
 pytest.importorskip("numpy", reason="the equivalence tier needs the 'equivalence' extra")
 import numpy as np  # noqa: E402
 
+from ms_migrate.core import tables
+
 from . import harness as H
 
 pytestmark = pytest.mark.equivalence
@@ -293,3 +295,80 @@ def test_tool_param_groups_lr_writes_on_experimental_optimizer():
     exec(code, {"w": w_m, "seen": seen_m, "ms": ms, "np": np})
     assert seen_m == pytest.approx(seen_t, rel=1e-6)
     assert np.allclose(w_m.asnumpy(), w_t.detach().numpy(), atol=1e-6)
+
+
+# ---- scheduler.step(epoch) on the experimental classes ----------------------------------------
+
+STEP_ARGUMENT_CASES = {
+    "StepLR": ["StepLR(o, 2, 0.5)"],
+    "MultiStepLR": ["MultiStepLR(o, [2, 5], 0.1)"],
+    "ExponentialLR": ["ExponentialLR(o, 0.8)"],
+    "CosineAnnealingLR": ["CosineAnnealingLR(o, T_max=4, eta_min=0.01)"],
+    "LambdaLR": ["LambdaLR(o, lambda e: 1 / (e + 1))"],
+    "MultiplicativeLR": ["MultiplicativeLR(o, lambda e: 0.9)"],
+    "LinearLR": ["LinearLR(o, start_factor=0.2, total_iters=4)"],
+    "ConstantLR": ["ConstantLR(o, factor=0.5, total_iters=3)"],
+    "PolynomialLR": ["PolynomialLR(o, total_iters=5, power=2.0)"],
+    "CosineAnnealingWarmRestarts": ["CosineAnnealingWarmRestarts(o, T_0=2, eta_min=0.001)",
+                                    "CosineAnnealingWarmRestarts(o, T_0=2, T_mult=2)"],
+}
+
+
+def _step_argument_matches(expr: str) -> bool:
+    """torch's and mindspore.experimental's scheduler, both stepped with the same arguments
+    (epochs out of order, fractional epochs): the same lr after every step?"""
+    import warnings
+
+    import mindspore.experimental.optim as eo
+    import torch
+    from mindspore import nn as ms_nn
+
+    epochs = [e + i / 4 for e in range(6) for i in range(4)] if "WarmRestarts" in expr else [0, 1, 2, 3, 4, 5, 6, 7, 3, 10]
+    o = torch.optim.SGD([torch.nn.Parameter(torch.zeros(2))], lr=0.1)
+    theirs = eval("torch.optim.lr_scheduler." + expr, {"torch": torch, "o": o})
+    o = eo.SGD(ms_nn.Dense(2, 1).trainable_params(), lr=0.1)
+    ours = eval("eo.lr_scheduler." + expr, {"eo": eo, "o": o})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            for epoch in epochs:
+                theirs.step(epoch)
+                ours.step(epoch)
+                if abs(theirs.get_last_lr()[0] - float(ours.get_last_lr()[0])) > 1e-6 * theirs.get_last_lr()[0] + 1e-9:
+                    return False
+        except Exception:  # the experimental class raises (MultiStepLR, T_mult != 1)
+            return False
+    return True
+
+
+def test_experimental_step_argument_table():
+    """rules/schedulers.json experimental_step_argument lists exactly the classes (and arguments)
+    whose experimental step(epoch) matches torch's: measured both ways."""
+    rule = tables.load("schedulers")["experimental_step_argument"]
+    for name, exprs in STEP_ARGUMENT_CASES.items():
+        for expr in exprs:
+            listed = name in rule["classes"] and all(
+                f"{k}=" not in expr or f"{k}={v})" in expr or f"{k}={v}," in expr
+                for k, v in rule["only_with"].get(name, {}).items())
+            assert _step_argument_matches(expr) == listed, (expr, listed)
+
+
+@pytest.mark.parametrize("scheduler, kept", [
+    ("MultiplicativeLR(optimizer, lambda e: 0.9)", False),
+    ("MultiStepLR(optimizer, [2, 5], 0.1)", False),
+    ("CosineAnnealingWarmRestarts(optimizer, 2, 2)", False),
+    ("StepLR(optimizer, 2, 0.5)", True),
+])
+def test_step_argument_under_auto_is_exact_or_flagged(scheduler, kept):
+    """RMSprop (experimental under auto) with scheduler.step(epoch): the experimental scheduler is
+    kept only where its class measured like torch with an argument; otherwise the optimizer takes
+    another API (nn and a per-step list, with RMSprop's warning) or stays in torch, flagged."""
+    src = ("import torch\noptimizer = torch.optim.RMSprop(model.parameters(), lr=0.05)\n"
+           f"scheduler = torch.optim.lr_scheduler.{scheduler}\n"
+           "for epoch in range(4):\n    for x in loader:\n        optimizer.step()\n    scheduler.step(epoch)\n")
+    result = H.migrate(src, options=_options("auto"))
+    experimental_scheduler = "lr_scheduler." + scheduler.split("(")[0] in result.code and "torch.optim" not in result.code
+    assert experimental_scheduler == kept, result.code
+    if not kept:  # never silent: the optimizer or the scheduler carries a warning or an error
+        assert [f for f in result.findings if f.severity in ("error", "warning") and f.line in (2, 3)], \
+            [(f.code, f.line) for f in result.findings]

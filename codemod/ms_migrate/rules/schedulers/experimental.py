@@ -27,7 +27,7 @@ arguments (the experimental class has none): flagged (MSM403) unless cycle_momen
 
 from __future__ import annotations
 
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import libcst as cst
 
@@ -57,6 +57,44 @@ def check(ctx: FileContext, calls: List[cst.Call], names: List[str]) -> None:
         for i, arg in enumerate(call.args):
             if arg.keyword is None and i - 1 >= 0 and i - 1 < len(positional) and positional[i - 1] in dropped:
                 raise Unsupported(f"{name} gets {positional[i - 1]} positionally, which the experimental class lacks")
+        _check_step_arguments(ctx, call, name, table)
+
+
+def _check_step_arguments(ctx: FileContext, call: cst.Call, name: str, table) -> None:
+    """`scheduler.step(epoch)` stays as it is: only where the experimental class measured like
+    torch with an argument (rules/schedulers.json experimental_step_argument)."""
+    if name == "ReduceLROnPlateau":  # step(metric) is its stepping
+        return
+    assign = ctx.parent(call)
+    if not (isinstance(assign, cst.Assign) and len(assign.targets) == 1
+            and isinstance(assign.targets[0].target, cst.Name)):
+        return  # a scheduler not in a plain variable: no step(...) of it can be seen here
+    stepped = [ctx.parent(ctx.parent(use)) for use in ctx.uses_of(assign.targets[0].target)]
+    with_argument = [c for c in stepped if isinstance(c, cst.Call) and c.args
+                     and isinstance(c.func, cst.Attribute) and c.func.attr.value == "step"]
+    if not with_argument:
+        return
+    rule = table["experimental_step_argument"]
+    shown = ctx.code(with_argument[0])
+    if name not in rule["classes"]:
+        raise Unsupported(f"`{shown}`: mindspore.experimental's {name}.step(epoch) does not set the "
+                          "count as torch does (measured)")
+    required = rule["only_with"].get(name, {})
+    positional = table["schedulers"][name]["positional"]
+    for keyword, value in required.items():
+        given = _argument(call, keyword, positional)
+        if given is not None and syntax.literal_value(given) != value:
+            raise Unsupported(f"`{shown}`: mindspore.experimental's {name}.step(epoch) with {keyword} "
+                              f"other than {value} fails (measured)")
+
+
+def _argument(call: cst.Call, keyword: str, positional: List[str]) -> Optional[cst.BaseExpression]:
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == keyword:
+            return arg.value
+    index = positional.index(keyword) + 1 if keyword in positional else None  # after the optimizer
+    plain = [arg for arg in call.args if arg.keyword is None]
+    return plain[index].value if index is not None and index < len(plain) else None
 
 
 def convert(ctx: FileContext, calls: List[cst.Call], names: List[str], momentum_check, site) -> None:
