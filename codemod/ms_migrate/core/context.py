@@ -20,6 +20,7 @@ from ms_migrate.core.edits import Edits
 from ms_migrate.core.options import DEFAULT, Options
 from ms_migrate.core.findings import Check, Finding, make_finding
 from ms_migrate.core import imports
+from ms_migrate.core import syntax
 from ms_migrate.core import tables
 
 
@@ -38,13 +39,19 @@ class _Index(cst.CSTVisitor):
         self.tracked_roots: Set[str] = set()  # names bound by imports from TRACKED_PACKAGES
         self._inner: Set[cst.CSTNode] = set()
         self.parents: Dict[cst.CSTNode, cst.CSTNode] = {}
+        self.children: Dict[cst.CSTNode, List[cst.CSTNode]] = {}  # in LibCST's order
         self._stack: List[cst.CSTNode] = []
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         if self._stack:
-            self.parents[node] = self._stack[-1]
+            parent = self._stack[-1]
+            self.parents[node] = parent
+            self.children[parent].append(node)
         self._stack.append(node)
-        return super().on_visit(node)
+        descend = super().on_visit(node)
+        if descend:  # (an import's children are not walked: LibCST lists them on demand)
+            self.children[node] = []
+        return descend
 
     def on_leave(self, original_node: cst.CSTNode) -> None:
         super().on_leave(original_node)
@@ -99,6 +106,8 @@ class Analysis:
         index = _Index()
         self.module.visit(index)
         self.parents = index.parents
+        self.children = index.children
+        syntax.index_children(self.children)
         self.calls = index.calls
         self.references = index.references
         self.names_in_use = index.names

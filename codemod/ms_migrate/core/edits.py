@@ -14,6 +14,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 import libcst as cst
 
+from ms_migrate.core import syntax
+
 Replacement = Union[cst.CSTNode, Callable[[cst.CSTNode], cst.CSTNode]]
 
 
@@ -106,6 +108,7 @@ class _Applier(cst.CSTTransformer):
         self.captured: Dict[cst.CSTNode, cst.CSTNode] = {}
         self.pending: List[List[str]] = [[]]  # per enclosing block: comments of removed statements
         self.touched: List[bool] = []  # per node on the path: an edit applied in its subtree
+        self.memo: Dict[cst.CSTNode, Tuple[str, ...]] = {}  # comments below a node (_comments)
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         self.touched.append(False)
@@ -141,7 +144,7 @@ class _Applier(cst.CSTTransformer):
         removed = original_node in edits.removed or not produced
         lost: List[str] = []
         if (touched or edited) and original_node not in edits.moved:
-            lost = _missing(original_node, () if removed else produced)
+            lost = _missing(original_node, () if removed else produced, self.memo)
         # an insertion may be a function, called now: it can use statements captured below it
         before = [b() if callable(b) else b for b in edits.before.get(original_node, [])]
         after = [self.captured.pop(a.node) if isinstance(a, Moved) else a() if callable(a) else a
@@ -155,7 +158,7 @@ class _Applier(cst.CSTTransformer):
             if kept:
                 # (an insertion may carry the comments already, e.g. a new import taking the
                 # removed one's place and leading lines)
-                kept[0] = _with_lost(kept[0], _missing(original_node, kept) if lost else [])
+                kept[0] = _with_lost(kept[0], _missing(original_node, kept, self.memo) if lost else [])
             return self._emit(kept, lost)
         produced[0] = _with_lost(produced[0], lost)
         return self._emit([*before, *produced, *after], [])
@@ -173,25 +176,33 @@ class _Applier(cst.CSTTransformer):
         return cst.FlattenSentinel(statements) if len(statements) > 1 else statements[0]
 
 
-class _Comments(cst.CSTVisitor):
-    def __init__(self) -> None:
-        self.found: List[str] = []
-
-    def visit_Comment(self, node: cst.Comment) -> None:
-        self.found.append(node.value)
+_NONE: Tuple[str, ...] = ()
 
 
-def _comments(node: cst.CSTNode) -> List[str]:
-    visitor = _Comments()
-    node.visit(visitor)
-    return visitor.found
+def _comments(node: cst.CSTNode, memo: Dict[cst.CSTNode, Tuple[str, ...]]) -> Tuple[str, ...]:
+    """The comments below `node`, in source order. `memo` holds every subtree already counted:
+    a rebuilt statement shares its untouched subtrees with the original, so each node of the
+    file is read once however many enclosing statements are compared."""
+    found = memo.get(node)
+    if found is None:
+        if isinstance(node, cst.Comment):
+            found = (node.value,)
+        else:
+            found = _NONE
+            for child in syntax.children(node):
+                inner = _comments(child, memo)
+                if inner:
+                    found = found + inner
+        memo[node] = found
+    return found
 
 
-def _missing(original: cst.CSTNode, results: Sequence[cst.CSTNode]) -> List[str]:
+def _missing(original: cst.CSTNode, results: Sequence[cst.CSTNode],
+             memo: Dict[cst.CSTNode, Tuple[str, ...]]) -> List[str]:
     """Comments of `original` that `results` no longer hold, in their original order."""
-    left = Counter(c for node in results for c in _comments(node))
+    left = Counter(c for node in results for c in _comments(node, memo))
     missing = []
-    for comment in _comments(original):
+    for comment in _comments(original, memo):
         if left[comment]:
             left[comment] -= 1
         else:

@@ -194,6 +194,16 @@ def _migrate_parsed(source: bytes, path: str, options: Options, result: FileResu
         return result
     result.parsed = True
     try:
+        return _rules_and_edits(source, path, options, result, module)
+    finally:
+        from ms_migrate.core import syntax
+
+        syntax.index_children({})  # the file's index, kept alive only while it is migrated
+
+
+def _rules_and_edits(source: bytes, path: str, options: Options, result: FileResult, module) -> FileResult:
+    apply_edits, review, splice = (_lazy(n) for n in ("apply_edits", "review", "splice"))
+    try:
         ctx = _run_rules(path, module, options)
         ctx.imports.finalize()
         findings = review.settle(ctx, source, decode, options)  # may add marker edits

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, List, Optional
 
 import libcst as cst
 
+from ms_migrate.core import syntax
+
 if TYPE_CHECKING:
     from ms_migrate.core.context import FileContext
 
@@ -192,7 +194,7 @@ def helper_returns(ctx: "FileContext", call: cst.Call) -> list:
     if not isinstance(function, cst.FunctionDef):
         return []
     values = []
-    stack = list(function.body.children)
+    stack = list(syntax.children(function.body))
     while stack:
         node = stack.pop()
         if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
@@ -201,7 +203,7 @@ def helper_returns(ctx: "FileContext", call: cst.Call) -> list:
             if node.value is None:
                 return []
             values.append(node.value)
-        stack.extend(node.children)
+        stack.extend(syntax.children(node))
     return values
 
 

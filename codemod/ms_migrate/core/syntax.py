@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import libcst as cst
 
@@ -29,13 +29,33 @@ def literal_value(node: cst.BaseExpression):
     return MISSING
 
 
+# The children of every node of the file being analysed, in LibCST's order, recorded by the
+# one index walk (core/context.Analysis). LibCST's own `node.children` rebuilds the node to
+# find them, which made every walk of a subtree cost a visitor pass (quadratic on big files).
+_INDEXED: Dict[cst.CSTNode, List[cst.CSTNode]] = {}
+
+
+def index_children(children: Dict[cst.CSTNode, List[cst.CSTNode]]) -> None:
+    """Use `children` (node -> its children, for every node of one tree) for `children()`: set
+    by the per-file analysis, reset by the engine when the file is done."""
+    global _INDEXED
+    _INDEXED = children
+
+
+def children(node: cst.CSTNode) -> Sequence[cst.CSTNode]:
+    """`node.children`, from the index for a node of the analysed file (no rebuild); from
+    LibCST for a node a rule built."""
+    known = _INDEXED.get(node)
+    return node.children if known is None else known
+
+
 def walk(node: cst.CSTNode):
     """Every node below `node` (itself included), depth first."""
     stack = [node]
     while stack:
         current = stack.pop()
         yield current
-        stack.extend(current.children)
+        stack.extend(children(current))
 
 
 def is_name(node: Optional[cst.CSTNode], value: str) -> bool:
@@ -58,7 +78,7 @@ def read_names(node: Optional[cst.CSTNode], bound: frozenset = frozenset()):
     elif isinstance(node, cst.Arg):
         yield from read_names(node.value, bound)
     else:
-        for child in node.children:
+        for child in children(node):
             yield from read_names(child, bound)
 
 

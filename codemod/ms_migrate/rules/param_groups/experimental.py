@@ -93,5 +93,5 @@ def _lr_items_of(ctx: FileContext, body: cst.CSTNode, name: str) -> List[cst.Sub
                 and isinstance(node.slice[0].slice.value, cst.SimpleString)
                 and node.slice[0].slice.value.evaluated_value == "lr"):
             out.append(node)
-        stack.extend(node.children)
+        stack.extend(syntax.children(node))
     return out

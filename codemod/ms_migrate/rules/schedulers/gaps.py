@@ -23,6 +23,7 @@ from typing import Iterator, Optional
 
 import libcst as cst
 
+from ms_migrate.core import syntax
 from ms_migrate.core.context import FileContext
 from ms_migrate.rules.schedulers.formulas import Unsupported
 
@@ -41,7 +42,7 @@ def exits(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
             yield current
             continue
         loop = isinstance(current, (cst.For, cst.While))
-        for child in current.children:
+        for child in syntax.children(current):
             if not isinstance(child, _SCOPES):
                 stack.append((child, nested or (loop and child is current.body)))
 
@@ -132,4 +133,4 @@ def _walk_function(function: cst.FunctionDef):
     while stack:
         current = stack.pop()
         yield current
-        stack.extend(c for c in current.children if not isinstance(c, _SCOPES))
+        stack.extend(c for c in syntax.children(current) if not isinstance(c, _SCOPES))

@@ -103,14 +103,14 @@ def analyze(ctx: FileContext, step_call: cst.Call, optimizer: cst.Name) -> Stepp
 
 def _early_exit(loop: cst.For) -> Optional[cst.CSTNode]:
     """A break/continue/return of this loop (not of a nested loop or function)."""
-    stack = list(loop.body.children)
+    stack = list(syntax.children(loop.body))
     while stack:
         node = stack.pop()
         if isinstance(node, (cst.For, cst.While, cst.FunctionDef, cst.ClassDef, cst.Lambda)):
             continue
         if isinstance(node, (cst.Break, cst.Continue, cst.Return)):
             return node
-        stack.extend(node.children)
+        stack.extend(syntax.children(node))
     return None
 
 
