@@ -174,3 +174,72 @@ def test_mutated_fixtures_the_engine_acts_on_pass_the_prescan(text):
     data = text.encode("utf-8")
     if acts_on(data):
         assert prescan.needs_parse(data)
+
+
+# ---- names imported once: answered without the scope analysis, exactly as it answers --------
+
+# Shapes where a name an import binds is bound again, or looked up where the import is not seen.
+REBINDINGS = [
+    "import torch\n\ndef f(torch):\n    return torch.optim.SGD(p)\n",
+    "import torch\ntorch = None\nopt = torch.optim.SGD(p)\n",
+    "from torch import optim\n\ndef f():\n    global optim\n    optim = 1\nopt = optim.SGD(p)\n",
+    "from torch import optim\nfor optim in xs:\n    pass\nopt = optim.SGD(p)\n",
+    "from torch import optim\nwith a as optim:\n    pass\noptim.SGD(p)\n",
+    "from torch import optim\ntry:\n    pass\nexcept E as optim:\n    pass\noptim.SGD(p)\n",
+    "from torch import optim\n[optim for optim in xs]\noptim.SGD(p)\n",
+    "from torch import optim\n(optim := 3)\noptim.SGD(p)\n",
+    "from torch import optim\nlambda optim: optim.SGD(p)\noptim.SGD(p)\n",
+    "from torch import optim\nclass optim:\n    pass\noptim.SGD(p)\n",
+    "from torch import optim\ndel optim\noptim.SGD(p)\n",
+    "from torch import optim\nmatch x:\n    case [optim]:\n        pass\noptim.SGD(p)\n",
+    "from torch import optim\nfrom os import *\noptim.SGD(p)\n",
+    "def f():\n    import torch\n    return torch.optim.SGD(p)\ntorch.optim.Adam(p)\n",
+    "class C:\n    from torch import optim\n    def m(self):\n        return optim.SGD(p)\n",
+    "import torch.optim\ntorch.optim.SGD(p)\ntorch.nn.Linear(1, 2)\n",
+    "import torch.optim as O, torch\nO.SGD(p)\ntorch.optim.Adam(p)\n",
+    "if TYPE_CHECKING:\n    from torch.optim import Optimizer\ndef f(o: Optimizer) -> 'Optimizer':\n    return o\n",
+    "x = optim.SGD(p)\nfrom torch import optim\ny = optim.SGD(p)\n",
+    "import torch\nf(torch=1)\nx.torch.optim.SGD(p)\n@torch.no_grad()\ndef g(): pass\n",
+]
+
+
+def assert_imported_names_agree(source: bytes) -> int:
+    """Every reference the shortcut answers gets the scope analysis's answer; how many it did."""
+    import libcst as cst
+
+    from ms_migrate.core.context import FileContext
+
+    found = prescan.scan(source)
+    if found is None or not found.imports:
+        return 0
+    try:
+        module = cst.parse_module(source)
+    except Exception:
+        return 0
+    fast = FileContext("case.py", module, single_imports=found.imports)
+    slow = FileContext("case.py", module)  # the scope analysis
+    answered = 0
+    for node in fast.references:
+        shortcut = fast.analysis.imported_names(node)
+        if shortcut is not None:
+            answered += 1
+            assert shortcut == slow.qualified_names(node), (fast.code(node), found.imports)
+            assert node not in slow.rebound
+    return answered
+
+
+@pytest.mark.parametrize("source", REBINDINGS + list(SPELLINGS.values()))
+def test_names_imported_once_resolve_as_the_scope_analysis_does(source):
+    assert_imported_names_agree(source.encode())
+
+
+def test_names_imported_once_on_every_fixture():
+    answered = sum(assert_imported_names_agree(path.read_bytes()) for path in ALL_FIXTURES)
+    assert answered > 200  # the shortcut does answer most of the fixtures' references
+
+
+@settings(max_examples=60, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(mutated())
+def test_names_imported_once_on_mutated_fixtures(text):
+    assert_imported_names_agree(text.encode("utf-8"))

@@ -20,7 +20,7 @@ from rich.console import Console
 from ms_migrate import __version__
 from ms_migrate.cli import formats, report
 from ms_migrate.cli.formats import text
-from ms_migrate.core import config
+from ms_migrate.core import config, prescan
 from ms_migrate.core.discovery import Selection, out_path, relative_to_cwd, select as select_files
 from ms_migrate.core.engine import FileResult, internal_error_message, migrate_file, migrate_source, prescan_file
 from ms_migrate.core.findings import make_finding
@@ -376,8 +376,8 @@ def _migrate_all(
         write_to = target(file)
         file_options = options[file] if isinstance(options, dict) else options
         result = prescan_file(file, write_to, file_options)
-        if result is None:
-            pending.append((index, file, write_to, _size(file), file_options))
+        if isinstance(result, prescan.Scan):
+            pending.append((index, file, write_to, _size(file), file_options, result))
         else:
             results[index] = result.light()
             progress(result)
@@ -407,8 +407,8 @@ def _migrate_all(
     return [r for r in results if r is not None]
 
 
-# index in the run, file, where to write it, its size, its options
-_Item = Tuple[int, Path, Optional[Path], int, Options]
+# index in the run, file, where to write it, its size, its options, what the pre-scan learned
+_Item = Tuple[int, Path, Optional[Path], int, Options, prescan.Scan]
 
 
 def _size(file: Path) -> int:
@@ -437,13 +437,14 @@ def _chunks(pending: List[_Item], workers: int) -> List[List[_Item]]:
 
 
 def _work_chunk(chunk: List[_Item]) -> List[Tuple[int, FileResult]]:
-    return [(index, _work(file, write_to, options).light()) for index, file, write_to, _, options in chunk]
+    return [(index, _work(file, write_to, options, scan).light())
+            for index, file, write_to, _, options, scan in chunk]
 
 
-def _work(file: Path, write_to: Optional[Path], options: Options) -> FileResult:
+def _work(file: Path, write_to: Optional[Path], options: Options, scan: prescan.Scan) -> FileResult:
     """One file; whatever happens in it stays a finding on it, and the run goes on."""
     try:
-        return migrate_file(file, write_to=write_to, options=options, prescanned=True)
+        return migrate_file(file, write_to=write_to, options=options, prescanned=scan)
     except Exception as exc:
         message = internal_error_message(exc)
         result = FileResult(path=str(file), source=b"", output=b"", error=message)

@@ -20,13 +20,12 @@ from ms_migrate.core.edits import Edits
 from ms_migrate.core.options import DEFAULT, Options
 from ms_migrate.core.findings import Check, Finding, make_finding
 from ms_migrate.core import imports
+from ms_migrate.core import prescan
 from ms_migrate.core import syntax
 from ms_migrate.core import tables
 
 
-# Packages whose names the rules resolve: torch itself, and the scheduler factories of
-# transformers and diffusers. A reference rooted elsewhere is never looked up.
-TRACKED_PACKAGES = ("torch", "transformers", "diffusers")
+TRACKED_PACKAGES = prescan.PACKAGES  # a reference rooted elsewhere is never looked up
 
 
 class _Index(cst.CSTVisitor):
@@ -37,10 +36,12 @@ class _Index(cst.CSTVisitor):
         self.references: List[cst.BaseExpression] = []  # outermost Name/Attribute chains
         self.names: Set[str] = set()
         self.tracked_roots: Set[str] = set()  # names bound by imports from TRACKED_PACKAGES
+        self.imported_at: Dict[str, int] = {}  # name -> how many nodes came before its import
         self._inner: Set[cst.CSTNode] = set()
         self.parents: Dict[cst.CSTNode, cst.CSTNode] = {}
         self.children: Dict[cst.CSTNode, List[cst.CSTNode]] = {}  # in LibCST's order
         self._stack: List[cst.CSTNode] = []
+        self._seen = 0
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         if self._stack:
@@ -48,6 +49,7 @@ class _Index(cst.CSTVisitor):
             self.parents[node] = parent
             self.children[parent].append(node)
         self._stack.append(node)
+        self._seen += 1
         descend = super().on_visit(node)
         if descend:  # (an import's children are not walked: LibCST lists them on demand)
             self.children[node] = []
@@ -75,6 +77,7 @@ class _Index(cst.CSTVisitor):
     def _bind(self, alias: cst.ImportAlias, imported: str) -> None:
         bound = (alias.evaluated_alias or alias.evaluated_name).split(".")[0]
         self.names.add(bound)
+        self.imported_at.setdefault(bound, self._seen)
         if _tracked(imported):
             self.tracked_roots.add(bound)
 
@@ -93,16 +96,18 @@ class _Index(cst.CSTVisitor):
 
 
 class Analysis:
-    """What one parsed file is, independent of what the rules do with it: scopes (one batched
-    traversal), parents and the index of calls, references and names (one walk), positions and
-    source order on first need."""
+    """What one parsed file is, independent of what the rules do with it: parents and the index
+    of calls, references and names (one walk); scopes, positions and source order on first need.
 
-    def __init__(self, module: cst.Module) -> None:
+    Scopes (LibCST's scope analysis, the dearest metadata) are resolved when a rule first asks
+    for a binding or for the qualified name of a reference the pre-scan's `imports` cannot
+    answer: a file that only references torch.optim names imported once never pays for them."""
+
+    def __init__(self, module: cst.Module, single_imports: Optional[Dict[str, str]] = None) -> None:
         self.wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
         self.module = self.wrapper.module
-        # Scopes for every file; positions only when a finding needs a line (a full code
-        # generation pass, skipped for a file that reports nothing)
-        self.scopes = self.wrapper.resolve(ScopeProvider)
+        self.single_imports = single_imports or {}  # prescan.Scan.imports: name -> dotted target
+        self._scopes = None
         index = _Index()
         self.module.visit(index)
         self.parents = index.parents
@@ -112,8 +117,37 @@ class Analysis:
         self.references = index.references
         self.names_in_use = index.names
         self.tracked_roots = index.tracked_roots
+        self.imported_at = index.imported_at
         self._positions = None
         self._order: Optional[Dict[cst.CSTNode, int]] = None
+
+    @property
+    def scopes(self):
+        if self._scopes is None:
+            self._scopes = self.wrapper.resolve(ScopeProvider)
+        return self._scopes
+
+    def imported_names(self, node: cst.CSTNode) -> Optional[Set[str]]:
+        """The qualified names of a Name/Attribute chain whose root one import binds and nothing
+        else does (prescan.single_imports), as the scope analysis gives them; None when this
+        cannot answer (the scope analysis must)."""
+        if not self.single_imports:
+            return None
+        parent = self.parents.get(node)
+        if (isinstance(parent, cst.Attribute) and parent.attr is node) or (
+                isinstance(parent, cst.Arg) and parent.keyword is node):
+            return set()  # an attribute's or a keyword's name (`x.optim`, `f(torch=1)`): no scope
+        root = node
+        while isinstance(root, cst.Attribute):
+            root = root.value
+        if not isinstance(root, cst.Name) or root.value not in self.single_imports:
+            return None
+        if self.order.get(node, -1) < self.imported_at.get(root.value, 1 << 62):
+            return None  # read before the import (the scope analysis knows if it runs later)
+        dotted = cst.helpers.get_full_name_for_node(node)
+        if dotted is None:
+            return None
+        return {self.single_imports[root.value] + dotted[len(root.value):]}
 
     @property
     def positions(self):
@@ -132,7 +166,7 @@ class FileContext:
     def __init__(
         self, path: str, module: cst.Module, options: Options = DEFAULT,
         demoted: Optional[Dict[Tuple[int, int], Dict[str, str]]] = None,
-        analysis: Optional["Analysis"] = None,
+        analysis: Optional["Analysis"] = None, single_imports: Optional[Dict[str, str]] = None,
     ) -> None:
         self.options = options
         # One optimizer is migrated whole: when a later rule finds that the API chosen for an
@@ -144,11 +178,11 @@ class FileContext:
         self.path = path
         # what the file is (metadata, parents, the index walk): computed once per file and shared
         # by every pass of the rules (the engine runs them again after a demotion)
-        analysis = analysis if analysis is not None and analysis.module is module else Analysis(module)
+        if analysis is None or analysis.module is not module:
+            analysis = Analysis(module, single_imports)
         self.analysis = analysis
         self.wrapper = analysis.wrapper
         self.module = analysis.module
-        self.scopes = analysis.scopes
         self.parents = analysis.parents
         self.calls = analysis.calls
         self.references = analysis.references
@@ -173,9 +207,17 @@ class FileContext:
     def positions(self):
         return self.analysis.positions
 
+    @property
+    def scopes(self):
+        return self.analysis.scopes
+
     def qualified_names(self, node: cst.CSTNode) -> Set[str]:
         # Lazily, per asked node, from the scope analysis (resolving QualifiedNameProvider for
-        # every node costs as much as the scope analysis itself).
+        # every node costs as much as the scope analysis itself), or without it for a name
+        # imported once (Analysis.imported_name).
+        imported = self.analysis.imported_names(node)
+        if imported is not None:
+            return imported
         scope = self.scopes.get(node)
         if scope is None:
             return set()

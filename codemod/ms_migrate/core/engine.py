@@ -81,11 +81,12 @@ _DEEP_LOCK = threading.Lock()
 
 def migrate_source(
     source: Union[bytes, str], path: str = "<string>", options: Options = DEFAULT,
-    *, prescanned: bool = False,
+    *, prescanned: Union[bool, prescan.Scan] = False,
 ) -> FileResult:
     """Migrate source code in memory. Never raises for a bad input: syntax errors and rule
     failures become error findings, and the output is then the input unchanged. `prescanned`:
-    the caller already knows the pre-scan says yes (it is not run again)."""
+    the caller already knows the pre-scan says yes (it is not run again): True, or the
+    pre-scan's `Scan` of the file."""
     if isinstance(source, str):
         source = source.encode("utf-8")
     try:
@@ -136,10 +137,15 @@ def _on_deep_stack(work):
     return outcome["value"]
 
 
-def _migrate_source(source: bytes, path: str, options: Options, prescanned: bool = False) -> FileResult:
+def _migrate_source(source: bytes, path: str, options: Options,
+                    prescanned: Union[bool, prescan.Scan] = False) -> FileResult:
     """One attempt; a RecursionError escapes so that the caller can retry on a deep stack."""
     result = FileResult(path=path, source=source, output=source)
-    if not prescanned and not may_need_migration(source):
+    if isinstance(prescanned, prescan.Scan):
+        scan: Optional[prescan.Scan] = prescanned
+    else:
+        scan = prescan.UNKNOWN if prescanned else prescan.scan(source)
+    if scan is None:
         return result
     limit = options.max_file_size  # after the pre-scan: files that cannot need migration pass
     if limit and len(source) > limit:
@@ -147,7 +153,7 @@ def _migrate_source(source: bytes, path: str, options: Options, prescanned: bool
             TOO_LARGE, f"{len(source)} bytes, above the limit of {limit} (--max-file-size); "
             "the file was skipped: raise the limit (0: none) to migrate it", 1, 1))
         return result
-    return _migrate_parsed(source, path, options, result)
+    return _migrate_parsed(source, path, options, result, scan)
 
 
 # Imported on first use (PEP 562), yet still module attributes (tests patch apply_edits).
@@ -177,7 +183,8 @@ def _lazy(name: str):
     return globals().get(name) or __getattr__(name)
 
 
-def _migrate_parsed(source: bytes, path: str, options: Options, result: FileResult) -> FileResult:
+def _migrate_parsed(source: bytes, path: str, options: Options, result: FileResult,
+                    scan: prescan.Scan = prescan.UNKNOWN) -> FileResult:
     cst, apply_edits, review, splice = (_lazy(n) for n in ("cst", "apply_edits", "review", "splice"))
     try:
         module = cst.parse_module(source)
@@ -194,17 +201,18 @@ def _migrate_parsed(source: bytes, path: str, options: Options, result: FileResu
         return result
     result.parsed = True
     try:
-        return _rules_and_edits(source, path, options, result, module)
+        return _rules_and_edits(source, path, options, result, module, scan.imports)
     finally:
         from ms_migrate.core import syntax
 
         syntax.index_children({})  # the file's index, kept alive only while it is migrated
 
 
-def _rules_and_edits(source: bytes, path: str, options: Options, result: FileResult, module) -> FileResult:
+def _rules_and_edits(source: bytes, path: str, options: Options, result: FileResult, module,
+                     imports: Optional[dict]) -> FileResult:
     apply_edits, review, splice = (_lazy(n) for n in ("apply_edits", "review", "splice"))
     try:
-        ctx = _run_rules(path, module, options)
+        ctx = _run_rules(path, module, options, imports)
         ctx.imports.finalize()
         findings = review.settle(ctx, source, decode, options)  # may add marker edits
         if ctx.edits:
@@ -234,14 +242,14 @@ def _rules_and_edits(source: bytes, path: str, options: Options, result: FileRes
 MAX_PASSES = 8  # each pass gives up at least one API of one optimizer (nn, experimental, torch)
 
 
-def _run_rules(path: str, module, options: Options):
+def _run_rules(path: str, module, options: Options, imports: Optional[dict] = None):
     """Run every rule; again while a rule gave up an optimizer's API (ctx.demote), so that the
     optimizer, its schedulers and its param_groups uses end on one API (fresh rules each pass)."""
     FileContext, RULES = _lazy("FileContext"), _lazy("RULES")
     demoted: dict = {}
     analysis = None  # the file's metadata and index: once, whatever the number of passes
     for _ in range(MAX_PASSES):
-        ctx = FileContext(path, module, options, demoted, analysis)
+        ctx = FileContext(path, module, options, demoted, analysis, imports)
         analysis = ctx.analysis
         for rule in RULES:
             rule().run(ctx)
@@ -299,24 +307,25 @@ def _syntax_error(source: bytes, path: str, exc):
 
 def prescan_file(
     path: Union[str, Path], write_to: Optional[Path] = None, options: Options = DEFAULT
-) -> Optional[FileResult]:
+) -> Union[FileResult, prescan.Scan]:
     """A run's first pass over a file: its finished result when the pre-scan rules it out (read,
-    and copied to `write_to` when that is another file), or None when it needs LibCST (then
-    `migrate_file(..., prescanned=True)`; a file that cannot be read, or is not a regular file,
-    is also left to it, which reports it)."""
+    and copied to `write_to` when that is another file), or the pre-scan's `Scan` when it needs
+    LibCST (then `migrate_file(..., prescanned=scan)`; a file that cannot be read, or is not a
+    regular file, is also left to it, which reports it)."""
     path = Path(path)
     try:
         source = read_regular(path)
     except (OSError, NotRegular):
-        return None
-    if may_need_migration(source):
-        return None
+        return prescan.UNKNOWN
+    scan = prescan.scan(source)
+    if scan is not None:
+        return scan
     return _write(FileResult(path=str(path), source=source, output=source), path, source, write_to)
 
 
 def migrate_file(
     path: Union[str, Path], write_to: Optional[Path] = None, options: Options = DEFAULT,
-    *, prescanned: bool = False,
+    *, prescanned: Union[bool, prescan.Scan] = False,
 ) -> FileResult:
     """Migrate a file on disk. With `write_to`, a changed result is written there atomically
     (write_to may be the file itself); an untouched file is never rewritten."""

@@ -34,9 +34,14 @@ from __future__ import annotations
 import ast
 import re
 from functools import lru_cache
-from typing import Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
+from collections import Counter
+from typing import Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Set, Tuple
 
 MARKER = b"ms-migrate:"
+
+# Packages whose names the rules resolve: torch itself, and the scheduler factories of
+# transformers and diffusers (core/context.py looks up no reference rooted elsewhere).
+PACKAGES = ("torch", "transformers", "diffusers")
 
 # Dotted names a rule acts on: the name itself and everything under it. The scheduler factories
 # are added from rules/schedulers.json (exact names).
@@ -113,21 +118,119 @@ def _ascii_unsafe(source: bytes) -> bool:
     return cookie is not None and not _ASCII_SAFE.match(cookie.group(1).decode("ascii", "replace"))
 
 
-def needs_parse(source: bytes) -> bool:
-    """False only when no rule can change or flag this file (see the module docstring)."""
+class Scan(NamedTuple):
+    """What the pre-scan learned of a file that goes on to LibCST. `imports`: the names of
+    tracked packages that one import in module scope binds and nothing else in the file binds
+    (see `single_imports`), or None when not known (a marker file, an odd encoding, a file
+    `ast` cannot parse, a caller that skipped the pre-scan)."""
+
+    imports: Optional[Dict[str, str]] = None
+
+
+UNKNOWN = Scan()
+
+
+def scan(source: bytes) -> Optional[Scan]:
+    """None only when no rule can change or flag this file (see the module docstring)."""
     if MARKER in source:
-        return True
+        return UNKNOWN
     if _ascii_unsafe(source):
-        return True
+        return UNKNOWN
     if not _may_name_tracked(source):
-        return False
+        return None
     try:
         tree = compile(source, "<prescan>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
     except BaseException as exc:  # SyntaxError, ValueError, RecursionError, MemoryError...
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
-        return True  # LibCST decides (and reports a file that does not parse)
-    return reaches_tracked(tree)
+        return UNKNOWN  # LibCST decides (and reports a file that does not parse)
+    if not reaches_tracked(tree):
+        return None
+    return Scan(single_imports(tree))
+
+
+def needs_parse(source: bytes) -> bool:
+    """False only when no rule can change or flag this file (see the module docstring)."""
+    return scan(source) is not None
+
+
+# ---- names bound once, by an import ------------------------------------------------------------
+# A reference `name.rest` whose root is bound exactly once in the whole file, by an import in
+# module scope, has one qualified name whatever the scopes: the import's target + `.rest` (what
+# LibCST's scope analysis answers; tests/test_prescan.py compares the two on every reference of
+# every fixture and of generated inputs). core/context.py answers such names without running the
+# scope analysis, which a file needs only when a rule asks for bindings.
+
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+_TYPE_PARAMS = tuple(getattr(ast, n) for n in ("TypeVar", "ParamSpec", "TypeVarTuple") if hasattr(ast, n))
+
+
+def _bound_names(tree: ast.AST) -> Optional[Counter]:
+    """How often each name is bound anywhere in the file (`global`/`nonlocal` count twice: the
+    name is then bound from another scope); None when a star import may bind any name."""
+    counts: Counter = Counter()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            if not isinstance(node.ctx, ast.Load):
+                counts[node.id] += 1
+        elif isinstance(node, ast.arg):
+            counts[node.arg] += 1
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            counts[node.name] += 1
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                if alias.name == "*":
+                    return None
+                counts[alias.asname or alias.name.split(".")[0]] += 1
+        elif isinstance(node, ast.ExceptHandler):
+            if node.name:
+                counts[node.name] += 1
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            for name in node.names:
+                counts[name] += 2
+        elif isinstance(node, _TYPE_PARAMS):
+            counts[node.name] += 1
+        else:
+            for attribute in ("name", "rest"):  # match patterns: MatchAs, MatchStar, MatchMapping
+                if type(node).__name__.startswith("Match"):
+                    value = getattr(node, attribute, None)
+                    if isinstance(value, str):
+                        counts[value] += 1
+    return counts
+
+
+def _module_scope_imports(tree: ast.Module) -> Iterable[Tuple[str, str]]:
+    """(bound name, what `name.rest` then stands for the prefix of) for the imports in module
+    scope (also under if/try/with/for/while/match there), in the plain spellings: `import x`,
+    `import a.b as x`, `from m import n [as x]`. (`import a.b` without `as` is left out.)"""
+    stack: List[ast.AST] = list(tree.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    yield alias.asname, alias.name
+                elif "." not in alias.name:
+                    yield alias.name, alias.name
+        elif isinstance(node, ast.ImportFrom):
+            if node.module and not node.level:
+                for alias in node.names:
+                    yield alias.asname or alias.name, f"{node.module}.{alias.name}"
+        elif isinstance(node, ast.stmt) and not isinstance(node, _SCOPES):
+            for field in ("body", "orelse", "handlers", "finalbody", "cases"):
+                stack.extend(getattr(node, field, ()))
+        elif isinstance(node, (ast.ExceptHandler,)) or type(node).__name__ == "match_case":
+            stack.extend(node.body)
+
+
+def single_imports(tree: ast.Module) -> Dict[str, str]:
+    """Names of torch/transformers/diffusers imports bound once in the file (module scope, plain
+    spellings), with the dotted target a reference `name.rest` stands for (+ `.rest`)."""
+    counts = _bound_names(tree)
+    if counts is None:
+        return {}
+    return {name: target for name, target in _module_scope_imports(tree)
+            if counts[name] == 1 and target.split(".")[0] in PACKAGES}
 
 
 def _tracked(dotted: str) -> bool:
