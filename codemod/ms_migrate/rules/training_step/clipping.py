@@ -8,7 +8,7 @@ become
 
     grads = ops.clip_by_global_norm(grads, 1.0)
     norm = ops.norm(ops.stack([ops.norm(g) for g in grads])); grads = ops.clip_by_global_norm(grads, max_norm)
-    grads = ops.clip_by_value(grads, -0.5, 0.5)
+    grads = tuple(ops.where(ops.isnan(g), g, ops.clip_by_value(g, -0.5, 0.5)) for g in grads)
 
 Only when the clipped parameters are provably the optimizer's (same expression as the
 optimizer's params); torch's 2-norm only."""
@@ -93,7 +93,9 @@ def statements(ctx: FileContext, clip: Clip, grads: str) -> list:
     ops = ctx.imports.ref("mindspore", "ops")
     g = cst.Name(grads)
     if clip.kind == "value":
-        value = syntax.fill("OPS.clip_by_value(G, -LIMIT, LIMIT)", OPS=ops, G=g, LIMIT=clip.limit)
+        # torch.clamp keeps a NaN, MindSpore's clip_by_value (and clamp) turn it into a bound (measured)
+        value = syntax.fill("tuple(OPS.where(OPS.isnan(g), g, OPS.clip_by_value(g, -LIMIT, LIMIT)) for g in G)",
+                            OPS=ops, G=g, LIMIT=clip.limit)
         return [_assign(g, value)]
     if clip.result is None:
         return [_assign(g, syntax.fill("OPS.clip_by_global_norm(G, LIMIT)", OPS=ops, G=g, LIMIT=clip.limit))]

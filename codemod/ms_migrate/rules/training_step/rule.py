@@ -168,6 +168,9 @@ class TrainingStep(Rule):
         scaler = step.scaler
         if scaler is not None:
             loss_scaling.replace_constructor(ctx, scaler)
+        if scaler is not None and scaler.disabled:  # GradScaler(enabled=False): a plain step
+            targets_list = [n or loss_name for n in returned]
+        elif scaler is not None:
             unused = "_" if "_" not in ctx.names_in_use else names.fresh_name("scaled_loss")
             returned = ["<scaled>", *returned] if forward.loss_name else ["<scaled>", None, *forward.aux]
             targets_list = [unused, *[n or loss_name for n in returned[1:]]]
@@ -180,7 +183,7 @@ class TrainingStep(Rule):
                 body[0] = body[0].with_changes(leading_lines=[
                     line for line in body[0].leading_lines if line.comment is not None])
             values = [cst.Name(n) if n and n != "<scaled>" else step.loss for n in returned]
-            if scaler is not None:
+            if scaler is not None and not scaler.disabled:
                 values[0] = syntax.fill("S.scale(L)", S=scaler.name, L=values[1])
             value = values[0] if len(values) == 1 else cst.Tuple(
                 [cst.Element(v, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
@@ -212,7 +215,9 @@ class TrainingStep(Rule):
         after_call: list = []
         applied = grads
         if scaler is not None:
-            after_call += loss_scaling.after_grads(ctx, scaler, grads)
+            if not scaler.disabled:  # finite before any clipping, as torch's unscale_ records it
+                finite = names.fresh_name("grads_finite")
+                after_call += loss_scaling.after_grads(ctx, scaler, grads, finite)
             self.converted_calls.add(step.call)
             if scaler.unscale is not None:
                 edits.remove(scaler.unscale)
@@ -230,11 +235,13 @@ class TrainingStep(Rule):
             if len(new) > 1:
                 edits.insert_after(clip.statement, *new[1:])
         # the step
-        if scaler is not None:
-            finite = names.fresh_name("grads_finite")
-            first, second = loss_scaling.apply(ctx, scaler, optimizer_code, applied, finite)
-            edits.replace(step.statement, lambda updated: first.with_changes(leading_lines=updated.leading_lines))
-            edits.insert_after(step.statement, second)
+        if scaler is not None and scaler.disabled:  # steps on every gradient, finite or not
+            edits.replace(step.statement, lambda updated: cst.parse_statement(
+                f"{optimizer_code}({applied})\n").with_changes(leading_lines=updated.leading_lines))
+            edits.remove(scaler.update)
+        elif scaler is not None:
+            guarded = loss_scaling.apply(ctx, scaler, optimizer_code, applied, finite)
+            edits.replace(step.statement, lambda updated: guarded.with_changes(leading_lines=updated.leading_lines))
             edits.replace(scaler.update, lambda updated: cst.parse_statement(
                 f"{scaler.name.value}.adjust({finite})\n").with_changes(leading_lines=updated.leading_lines))
         else:

@@ -85,16 +85,21 @@ def match(ctx: FileContext, call: cst.Call, use: Use, optimizers=(), networks=()
                           "then adjust)")
         optimizer = call.args[0].value
     elif call.args:
-        raise Blocked(f"`{code}` passes a closure that re-evaluates the loss (LBFGS-style); a MindSpore "
-                      "optimizer only takes gradients: compute them with mindspore.value_and_grad and call "
-                      "optimizer(grads) by hand")
+        raise Blocked(f"`{code}` passes a closure that computes the loss and its gradients (torch calls it "
+                      "once before the update, LBFGS several times); a MindSpore optimizer only takes gradients: "
+                      "move the closure's loss statements into forward_fn, then loss, grads = grad_fn(...) and "
+                      "optimizer(grads) in place of the step, by hand")
     statement = ctx.statement_of(call)
     if expr_call(statement) is not call:
         raise Blocked(f"`{code}` is part of a larger statement")
     block = ctx.parent(statement)
     owner = ctx.parent(block) if isinstance(block, cst.IndentedBlock) else block
     guard = None
-    if isinstance(owner, cst.If):
+    whole = isinstance(owner, (cst.If, cst.Else)) and isinstance(block, cst.IndentedBlock) and all(
+        any(method(expr_call(s), name) is not None for s in block.body) for name in ("backward", "zero_grad"))
+    if whole:  # the whole step under a condition: the branch is the step's block
+        pass
+    elif isinstance(owner, cst.If):
         if owner.orelse is not None or block is not owner.body:
             raise Blocked(f"`{code}` sits under an `if` with an `else`")
         guard = owner
@@ -102,7 +107,7 @@ def match(ctx: FileContext, call: cst.Call, use: Use, optimizers=(), networks=()
         owner = ctx.parent(block) if isinstance(block, cst.IndentedBlock) else block
     if not isinstance(block, (cst.IndentedBlock, cst.Module)):
         raise Blocked(f"`{code}` is not a statement of a block")
-    if not isinstance(owner, (cst.For, cst.While, cst.FunctionDef, cst.Module)):
+    if not whole and not isinstance(owner, (cst.For, cst.While, cst.FunctionDef, cst.Module)):
         kind = type(owner).__name__.lower()
         raise Blocked(f"`{code}` sits inside a `{kind}` block (only a loop or function body, with at most "
                       "one `if` guard, is understood)")
@@ -124,6 +129,9 @@ def match(ctx: FileContext, call: cst.Call, use: Use, optimizers=(), networks=()
     zero_guarded = [i for i, s in enumerate(guard_body) if _zero_grad_of(s, holders)]
     step_in_guard = guard_body.index(statement) if guard is not None else -1
     backwards = [i for i, s in enumerate(body) if method(expr_call(s), "backward") is not None]
+    for s in guard_body:
+        if method(expr_call(s), "backward") is not None:
+            raise _backward_under_guard(ctx, s, guard, code)
     if not backwards:
         nested = [n for n in syntax.walk(step.anchor or block) if isinstance(n, cst.Call)
                   and method(n, "backward") is not None]
@@ -145,7 +153,7 @@ def match(ctx: FileContext, call: cst.Call, use: Use, optimizers=(), networks=()
         if i in zero_guarded or s is statement:
             continue
         if method(expr_call(s), "backward") is not None:
-            raise Blocked(f"a backward call sits under the same condition as `{code}`")
+            raise _backward_under_guard(ctx, s, guard, code)
         if i > step_in_guard:
             _check_quiet(ctx, s, optimizer, f"`{code}`")
     if any(i < step_in_guard for i in zero_guarded):
@@ -168,7 +176,8 @@ def match(ctx: FileContext, call: cst.Call, use: Use, optimizers=(), networks=()
         step.accumulate = True
         step.zero_grads = [guard_body[i] for i in zero_guarded]
     else:
-        where = "in this loop" if isinstance(owner, (cst.For, cst.While)) else "in this function"
+        where = "in this loop" if isinstance(owner, (cst.For, cst.While)) else \
+            "in this branch" if whole else "in this function"
         raise Blocked(f"no {ctx.code(optimizer)}.zero_grad() {where}: torch adds the gradients of every "
                       f"backward to those of the previous ones before `{code}`; zero them each step, or "
                       "accumulate under the step's condition")
@@ -231,6 +240,13 @@ def _scaler_statements(ctx: FileContext, step: Step, code: str) -> None:
                       "cannot be counted): convert it by hand to mindspore.amp.DynamicLossScaler")
 
 
+def _backward_under_guard(ctx, s, guard, code) -> Blocked:
+    return Blocked(f"`{_line(ctx, s)}` runs under `{_line(ctx, guard)}` with `{code}`, the zero_grad "
+                   "outside it: forward_fn would move the forward pass before the backward (and what it "
+                   "changes, e.g. batch-norm statistics) under the condition; put the zero_grad, the loss "
+                   "and the backward under it, or all outside")
+
+
 def _backward_count(ctx, found, code, optimizer) -> Blocked:
     if not found:
         return Blocked(f"no loss.backward() before `{code}` since {ctx.code(optimizer)}.zero_grad(): "
@@ -261,6 +277,10 @@ def _model_of(use: Use) -> Optional[cst.BaseExpression]:
     return None
 
 
+_FRAMEWORK_BACKWARDS = (("accelerator", "Hugging Face Accelerate"), ("fabric", "Lightning Fabric"),
+                        ("engine", "DeepSpeed"))
+
+
 def _check_backward(ctx: FileContext, call: cst.Call, loss: cst.BaseExpression) -> None:
     if call.args:
         keywords = {a.keyword.value for a in call.args if a.keyword is not None}
@@ -270,7 +290,13 @@ def _check_backward(ctx: FileContext, call: cst.Call, loss: cst.BaseExpression) 
             raise Blocked(f"`{ctx.code(call)}`: {', '.join(sorted(keywords))} has no counterpart in "
                           "mindspore.value_and_grad (it differentiates a function, not a recorded graph); "
                           "restructure the step by hand")
-        raise Blocked(f"`{ctx.code(call)}` passes arguments to backward (a gradient or a framework's "
+        owner = (syntax.dotted(loss) or "").split(".")[-1].lower()
+        framework = next((name for key, name in _FRAMEWORK_BACKWARDS if key in owner), None)
+        if framework is not None:
+            raise Blocked(f"`{ctx.code(call)}` is {framework}'s backward (it scales, synchronizes or "
+                          "accumulates the gradients inside), which MindSpore does not have: write the step as "
+                          "forward_fn + mindspore.value_and_grad + optimizer(grads) by hand")
+        raise Blocked(f"`{ctx.code(call)}` passes arguments to backward (a gradient, or a framework's "
                       "backward): restructure the step by hand")
     if isinstance(loss, cst.Call) and method(loss, "scale") is not None:
         raise Blocked(f"`{ctx.code(call)}` scales the loss for mixed precision (torch GradScaler): use "
@@ -299,11 +325,28 @@ def _check_quiet(ctx: FileContext, statement: cst.CSTNode, optimizer, what: str)
 def _check_no_grad_reads(ctx: FileContext, region: cst.CSTNode, code: str) -> None:
     for node in syntax.walk(region):
         if isinstance(node, cst.Attribute) and node.attr.value == "grad":
+            if _unscales_by_hand(ctx, node):
+                raise Blocked(f"`{_line(ctx, ctx.statement_of(node))}` divides the gradients by hand (manual static "
+                              "loss scaling): MindSpore parameters have no .grad; scale with "
+                              "mindspore.amp.StaticLossScaler(scale_value=S): return scaler.scale(loss) from "
+                              f"forward_fn and grads = scaler.unscale(grads) before the step of `{code}`")
             if syntax.dotted(node.value) in ("torch.autograd", "autograd"):
                 raise Blocked(f"`{ctx.code(node)}` computes gradients next to `{code}`: mindspore.grad / "
                               "value_and_grad differentiate a function; restructure the step by hand")
             raise Blocked(f"`{ctx.code(node)}`: the training loop reads or writes .grad, which MindSpore "
                           f"parameters do not have; the gradients of `{code}` are the tuple grad_fn returns")
+
+
+def _unscales_by_hand(ctx: FileContext, grad: cst.Attribute) -> bool:
+    """`p.grad /= S`, `p.grad.div_(S)`, `p.grad.data.mul_(1 / S)`."""
+    parent = ctx.parent(grad)
+    if isinstance(parent, cst.Attribute) and parent.attr.value == "data":
+        grad, parent = parent, ctx.parent(parent)
+    if isinstance(parent, cst.AugAssign) and parent.target is grad:
+        return isinstance(parent.operator, (cst.DivideAssign, cst.MultiplyAssign))
+    if isinstance(parent, cst.Attribute) and parent.attr.value in ("div_", "mul_"):
+        return isinstance(ctx.parent(parent), cst.Call)
+    return False
 
 
 def _line(ctx: FileContext, statement: cst.CSTNode) -> str:
