@@ -723,3 +723,46 @@ def test_whole_step_in_the_else_branch():
     t, m, diffs, result, t_ns, m_ns = run_both(src, steps=6, extra=extra)
     converted(result)
     assert_same(t, m, diffs, 8)
+
+
+IMAGENET_LAYOUT = """import torch
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+model.train()
+for epoch in range(2):
+    for x, ids, y in loader:
+        output = model(x, ids)
+        loss = criterion(output, y)
+        sums.append(float(output.sum()))
+        losses.append(float(loss))
+        x = x * 0.0
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        after.append(float(model(x, ids).sum()))
+"""
+
+
+def test_imagenet_layout_statements_between_loss_and_backward():
+    """pytorch/examples imagenet: accuracy and meters read output and loss after the forward and
+    before backward; a name the loss read is even rebound there. grad_fn is called where the loss
+    was computed, so they still see the same values, and the step the same gradients."""
+    extra = {H.TORCH: {"sums": [], "after": []}, H.MINDSPORE: {"sums": [], "after": []}}
+    t, m, diffs, result, t_ns, m_ns = run_both(IMAGENET_LAYOUT, steps=3, extra=extra)
+    converted(result)
+    assert np.allclose(t_ns["sums"], m_ns["sums"], atol=1e-4) and len(t_ns["sums"]) == 6
+    assert np.allclose(t_ns["after"], m_ns["after"], atol=1e-4)
+    assert_same(t, m, diffs, 6)
+
+
+def test_in_place_change_of_the_loss_before_backward_is_flagged():
+    """torch differentiates `loss.mul_(2)` between the loss and backward; forward_fn would not."""
+    src = IMAGENET_LAYOUT.replace("        x = x * 0.0\n", "        loss.mul_(2.0)\n")
+    result = H.migrate(src)
+    flagged = [f for f in result.findings if f.code == "MSM501"]
+    assert len(flagged) == 1 and "loss.mul_(2.0)" in flagged[0].message, [f.message for f in result.findings]
+    import torch
+    w = torch.ones(1, requires_grad=True)
+    loss = (w * 3.0).sum()
+    loss.mul_(2.0)
+    loss.backward()
+    assert float(w.grad) == 6.0  # what the torch code does: the in-place change is differentiated

@@ -32,6 +32,7 @@ class Forward:
     aux: List[str] = field(default_factory=list)  # values returned after the loss
     loss_name: Optional[str] = None  # the loss variable, when backward was called on a name
     models: List[cst.BaseExpression] = field(default_factory=list)  # callees that may be networks
+    call_at: Optional[cst.CSTNode] = None  # grad_fn is called after this loss statement (else at backward)
 
 
 def build(ctx: FileContext, body: List[cst.CSTNode], backward: cst.CSTNode, loss: cst.BaseExpression,
@@ -76,12 +77,26 @@ def build(ctx: FileContext, body: List[cst.CSTNode], backward: cst.CSTNode, loss
     defined_here: Set[str] = set()
     for statement in moved:
         defined_here |= _defines(statement)
+    last = max((body.index(m) for m in moved), default=index)
     read_before: Set[str] = set()  # what the loss statements above read (a statement left in
-    for statement in body[first:index]:  # between must not change it: it would now run first)
+    call_at = None                 # between must not change it: it would now run first)
+    for statement in body[first:index]:
         if statement in moved_set:
             read_before |= {n.value for n in _reads(statement.body[0])}
             continue
         if statement in skip:
+            continue
+        if body.index(statement) > last:
+            # after the loss statements, before backward (pytorch/examples imagenet: accuracy,
+            # meters): grad_fn is called where the last loss statement was, so this statement
+            # still runs after the forward pass; it must not change in place what backward
+            # would differentiate
+            changed = _mutated(statement) & (defined_here | read_before)
+            if changed:
+                raise Blocked(f"`{ctx.code(statement).strip().splitlines()[0]}` changes {', '.join(sorted(changed))} "
+                              "in place between the loss and backward (torch differentiates that change); "
+                              "move it after the step")
+            call_at = moved[-1] if moved else None
             continue
         read = {n.value for n in syntax.read_names(statement)} & defined_here
         read |= (_mutated(statement) | _defines(statement)) & read_before
@@ -90,6 +105,7 @@ def build(ctx: FileContext, body: List[cst.CSTNode], backward: cst.CSTNode, loss
                           "between the loss statements and backward (it would now run before them); move it after the "
                           "step")
     forward = Forward(moved, _parameters(ctx, moved, anchor, loss))
+    forward.call_at = call_at
     forward.loss_name = loss.value if isinstance(loss, cst.Name) else None
     forward.aux = _used_after(ctx, moved, forward.loss_name)
     # a value the loop carries into its next iteration (an RNN's hidden state): forward_fn takes

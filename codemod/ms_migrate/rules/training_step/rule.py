@@ -210,7 +210,11 @@ class TrainingStep(Rule):
         if len(targets_list) > 1:
             targets = f"({targets})"
         call = cst.parse_statement(f"{targets}, {grads} = {grad_fn}({', '.join(forward.params)})\n")
-        edits.replace(step.backward, lambda updated, new=call: new.with_changes(leading_lines=updated.leading_lines))
+        if forward.call_at is not None:  # statements between the loss and backward stay after the call
+            edits.insert_after(forward.call_at, call)
+            edits.remove(step.backward)
+        else:
+            edits.replace(step.backward, lambda updated, new=call: new.with_changes(leading_lines=updated.leading_lines))
         self.claimed.add(expr_call(step.backward))
         after_call: list = []
         applied = grads

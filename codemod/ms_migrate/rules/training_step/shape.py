@@ -108,7 +108,7 @@ def match(ctx: FileContext, call: cst.Call, use: Use, optimizers=(), networks=()
     if not isinstance(block, (cst.IndentedBlock, cst.Module)):
         raise Blocked(f"`{code}` is not a statement of a block")
     if not whole and not isinstance(owner, (cst.For, cst.While, cst.FunctionDef, cst.Module)):
-        kind = type(owner).__name__.lower()
+        kind = _line(ctx, owner).rstrip(":") if isinstance(owner, cst.With) else type(owner).__name__.lower()
         raise Blocked(f"`{code}` sits inside a `{kind}` block (only a loop or function body, with at most "
                       "one `if` guard, is understood)")
     body = list(block.body)
@@ -135,6 +135,12 @@ def match(ctx: FileContext, call: cst.Call, use: Use, optimizers=(), networks=()
     if not backwards:
         nested = [n for n in syntax.walk(step.anchor or block) if isinstance(n, cst.Call)
                   and method(n, "backward") is not None]
+        holder = next((a for a in ctx.ancestors(nested[0]) if isinstance(a, (cst.With, cst.For, cst.While, cst.If))),
+                      None) if nested else None
+        if isinstance(holder, cst.With):
+            raise Blocked(f"`{ctx.code(nested[0])}` sits inside `{_line(ctx, holder).rstrip(':')}` while `{code}` does "
+                          "not (apex amp.scale_loss, a framework's context): the context changes the loss or its "
+                          "gradients, which forward_fn cannot carry; restructure the step by hand")
         if nested:
             raise Blocked(f"`{ctx.code(nested[0])}` sits in a nested block (a micro-step loop, a condition) "
                           f"while `{code}` does not: gradients accumulated over an inner loop are not converted; "
