@@ -766,3 +766,30 @@ def test_in_place_change_of_the_loss_before_backward_is_flagged():
     loss.mul_(2.0)
     loss.backward()
     assert float(w.grad) == 6.0  # what the torch code does: the in-place change is differentiated
+
+
+SKIP_NONFINITE = """import math
+import torch
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+model.train()
+for x, ids, y in loader:
+    loss = criterion(model(x, ids), y) * next(weights)
+    losses.append(float(loss))
+    if not math.isfinite(float(loss)):
+        continue
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+"""
+
+
+def test_a_step_skipped_on_a_nonfinite_loss_between_loss_and_backward():
+    """`if not finite: continue` between the loss and backward: grad_fn runs where the loss was
+    computed, the `continue` still skips the update (the NaN step changes nothing on both sides)."""
+    weights = [1.0, 1.0, float("nan"), 1.0, 1.0]
+    extra = {H.TORCH: {"weights": iter(weights)}, H.MINDSPORE: {"weights": iter(weights)}}
+    t, m, diffs, result, *_ = run_both(SKIP_NONFINITE, steps=5, extra=extra)
+    converted(result)
+    assert np.isnan(t[2]) and np.isnan(m[2])
+    keep = [0, 1, 3, 4]
+    assert_same([t[i] for i in keep], [m[i] for i in keep], diffs, 4)

@@ -106,6 +106,15 @@ def build(ctx: FileContext, body: List[cst.CSTNode], backward: cst.CSTNode, loss
                           "step")
     forward = Forward(moved, _parameters(ctx, moved, anchor, loss))
     forward.call_at = call_at
+    # a parameter computed in an enclosing block before this one (the whole step under an `if`, an
+    # outer loop) reaches forward_fn as a constant; torch differentiates through it
+    outside = _enclosing_before(ctx, backward)
+    for name in forward.params:
+        if any(name in _defines(s) for s in outside) and not _only_detached(moved, name) \
+                and not _gradient_free(ctx, name, outside, set()):
+            raise Blocked(f"`{name}` is computed before the block holding this step's backward and the loss "
+                          f"differentiates through it (torch keeps its graph); forward_fn would get it as a "
+                          f"constant: compute {name} inside the step's block, or detach it if that is meant")
     forward.loss_name = loss.value if isinstance(loss, cst.Name) else None
     forward.aux = _used_after(ctx, moved, forward.loss_name)
     # a value the loop carries into its next iteration (an RNN's hidden state): forward_fn takes
@@ -150,6 +159,31 @@ def _gradient_free(ctx: FileContext, name: str, before: List[cst.CSTNode], seen:
                    for read in syntax.read_names(small.value)
                    if any(read.value in _defines(s) for s in before[:index]))
     return True
+
+
+def _enclosing_before(ctx: FileContext, statement: cst.CSTNode) -> List[cst.CSTNode]:
+    """The statements that run before `statement`'s block in the blocks around it, up to its
+    function: outermost first."""
+    out: List[List[cst.CSTNode]] = []
+    child = statement
+    block = ctx.parent(child)
+    while block is not None and not isinstance(block, cst.Module):
+        owner = ctx.parent(block) if isinstance(block, cst.IndentedBlock) else None
+        if owner is None or isinstance(owner, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            break
+        if child is not statement:
+            items = list(block.body)
+            out.insert(0, items[:items.index(child)] if child in items else [])
+        child = owner
+        while not isinstance(ctx.parent(child), (cst.IndentedBlock, cst.Module)):  # If inside elif/else
+            child = ctx.parent(child)
+            if child is None:
+                return [s for part in out for s in part]
+        block = ctx.parent(child)
+    if isinstance(block, (cst.IndentedBlock, cst.Module)) and child is not statement:
+        items = list(block.body)
+        out.insert(0, items[:items.index(child)] if child in items else [])
+    return [s for part in out for s in part]
 
 
 def _mutated(statement: cst.CSTNode) -> Set[str]:
