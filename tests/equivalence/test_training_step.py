@@ -793,3 +793,36 @@ def test_a_step_skipped_on_a_nonfinite_loss_between_loss_and_backward():
     assert np.isnan(t[2]) and np.isnan(m[2])
     keep = [0, 1, 3, 4]
     assert_same([t[i] for i in keep], [m[i] for i in keep], diffs, 4)
+
+
+CLOSURE = """import torch
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+model.train()
+for epoch in range(2):
+    for x, ids, y in loader:
+        def closure():
+            optimizer.zero_grad()
+            output = model(x, ids)
+            loss = criterion(output, y)
+            loss.backward()
+            return loss
+        loss = optimizer.step(closure)
+        losses.append(float(loss))
+"""
+
+
+@pytest.mark.parametrize("optimizer", ["torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)",
+                                       "torch.optim.SGD(model.parameters(), lr=0.05, weight_decay=1e-3)"])
+def test_closure_on_an_optimizer_that_calls_it_once(optimizer):
+    """SGD/Adam call the closure once before the update and return its loss: the same as the
+    plain step, with the step's value the loss."""
+    src = CLOSURE.replace("torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)", optimizer)
+    import torch
+    calls = []
+    t_opt = eval(optimizer, {"torch": torch, "model": torch.nn.Linear(2, 1)})
+    t_opt.step(lambda: calls.append(1) or torch.tensor(0.0))
+    assert calls == [1]  # measured: called once
+    t, m, diffs, result, *_ = run_both(src, steps=3)
+    converted(result)
+    assert "closure" not in result.code
+    assert_same(t, m, diffs, 6)

@@ -36,7 +36,8 @@ class Forward:
 
 
 def build(ctx: FileContext, body: List[cst.CSTNode], backward: cst.CSTNode, loss: cst.BaseExpression,
-          skip: Set[cst.CSTNode], anchor: Optional[cst.CSTNode]) -> Forward:
+          skip: Set[cst.CSTNode], anchor: Optional[cst.CSTNode], closure_step: Optional[cst.CSTNode] = None) -> Forward:
+    """`closure_step`: the `optimizer.step(closure)` statement when `body` is the closure's."""
     index = body.index(backward)
     needed = {n.value for n in syntax.read_names(loss)}
     moved: List[cst.CSTNode] = []
@@ -104,11 +105,19 @@ def build(ctx: FileContext, body: List[cst.CSTNode], backward: cst.CSTNode, loss
             raise Blocked(f"`{ctx.code(statement).strip().splitlines()[0]}` reads or changes {', '.join(sorted(read))} "
                           "between the loss statements and backward (it would now run before them); move it after the "
                           "step")
-    forward = Forward(moved, _parameters(ctx, moved, anchor, loss))
+    if closure_step is not None:
+        left = [st for st in body[:index] if st not in moved_set and st not in skip]
+        if left:
+            raise Blocked(f"`{ctx.code(left[0]).strip().splitlines()[0]}` in the closure is not part of the loss")
+    forward = Forward(moved, _parameters(ctx, moved, anchor, loss, closure_step))
     forward.call_at = call_at
     # a parameter computed in an enclosing block before this one (the whole step under an `if`, an
     # outer loop) reaches forward_fn as a constant; torch differentiates through it
     outside = _enclosing_before(ctx, backward)
+    if closure_step is not None:  # the closure runs at the step: what precedes it in its block too
+        items = list(ctx.parent(closure_step).body)
+        outside = _enclosing_before(ctx, closure_step) + [
+            st for st in items[:items.index(closure_step)] if not isinstance(st, (cst.FunctionDef, cst.ClassDef))]
     for name in forward.params:
         if any(name in _defines(s) for s in outside) and not _only_detached(moved, name) \
                 and not _gradient_free(ctx, name, outside, set()):
@@ -178,12 +187,13 @@ def _enclosing_before(ctx: FileContext, statement: cst.CSTNode) -> List[cst.CSTN
         while not isinstance(ctx.parent(child), (cst.IndentedBlock, cst.Module)):  # If inside elif/else
             child = ctx.parent(child)
             if child is None:
-                return [s for part in out for s in part]
+                return [s for part in out for s in part if not isinstance(s, (cst.FunctionDef, cst.ClassDef))]
         block = ctx.parent(child)
     if isinstance(block, (cst.IndentedBlock, cst.Module)) and child is not statement:
         items = list(block.body)
         out.insert(0, items[:items.index(child)] if child in items else [])
-    return [s for part in out for s in part]
+    # a def or class before binds nothing the step reads (its body runs elsewhere)
+    return [s for part in out for s in part if not isinstance(s, (cst.FunctionDef, cst.ClassDef))]
 
 
 def _mutated(statement: cst.CSTNode) -> Set[str]:
@@ -317,12 +327,16 @@ def _why_not_movable(ctx: FileContext, statement: cst.CSTNode, names: List[str])
 
 
 def _parameters(ctx: FileContext, moved: List[cst.CSTNode], anchor: Optional[cst.CSTNode],
-                loss: cst.BaseExpression) -> List[str]:
+                loss: cst.BaseExpression, closure_step: Optional[cst.CSTNode] = None) -> List[str]:
     """Names the loss statements read before binding them that the code (re)binds at or after
-    where grad_fn is built: the loop's variables and what the loop computes."""
+    where grad_fn is built: the loop's variables and what the loop computes. (In a closure they
+    read those of the function around it.)"""
     if anchor is None:
         return []
     home = ctx.scope(loss)
+    bound = home
+    if closure_step is not None:
+        bound = next((ctx.scope(n) for n in syntax.walk(closure_step) if ctx.scope(n) is not None), home)
     anchor_line = ctx.start(anchor).line
     params: List[str] = []
     defined: Set[str] = set()
@@ -334,7 +348,7 @@ def _parameters(ctx: FileContext, moved: List[cst.CSTNode], anchor: Optional[cst
             scope = ctx.scope(name)
             if scope is not home:
                 continue
-            later = [a for a in scope[name.value] if getattr(a, "scope", None) is home
+            later = [a for a in scope[name.value] if getattr(a, "scope", None) is bound
                      and getattr(a, "node", None) in ctx.positions and ctx.start(a.node).line >= anchor_line]
             if later:
                 params.append(name.value)

@@ -97,7 +97,8 @@ class TrainingStep(Rule):
             stepped.add(id(use.site))
             try:
                 step = match(ctx, call, use, uses, [n for o, n in networks if o is not use.site])
-                forward = build(ctx, step.body, step.backward, step.loss, set(step.zero_grads), step.anchor)
+                forward = build(ctx, step.body, step.backward, step.loss, set(step.zero_grads), step.anchor,
+                                step.statement if step.closure is not None else None)
                 self._check_clips(step)
             except Blocked as blocked:
                 self._flag(call, use, str(blocked))
@@ -176,6 +177,9 @@ class TrainingStep(Rule):
             targets_list = [unused, *[n or loss_name for n in returned[1:]]]
         else:
             targets_list = [n or loss_name for n in returned]
+        if step.closure is not None:  # the closure's names are its own: bind only what the step returned
+            targets_list[0] = step.result.value if step.result is not None else (
+                "_" if "_" not in ctx.names_in_use else names.fresh_name("loss"))
 
         def define() -> cst.FunctionDef:
             body = [captured[s] for s in forward.statements]
@@ -201,7 +205,7 @@ class TrainingStep(Rule):
         accumulated = names.fresh_name("accumulated_grads") if step.accumulate else None
         if accumulated and step.accumulator_reset is None:
             setup.append(cst.parse_statement(f"{accumulated} = None\n"))
-        anchor = step.anchor if step.anchor is not None else step.backward
+        anchor = step.anchor if step.anchor is not None else step.closure if step.closure is not None else step.backward
         for item in setup:
             edits.insert_before(anchor, item)
 
@@ -210,7 +214,10 @@ class TrainingStep(Rule):
         if len(targets_list) > 1:
             targets = f"({targets})"
         call = cst.parse_statement(f"{targets}, {grads} = {grad_fn}({', '.join(forward.params)})\n")
-        if forward.call_at is not None:  # statements between the loss and backward stay after the call
+        if step.closure is not None:  # the step runs the closure: the call takes the step's place
+            edits.remove(step.closure)
+            edits.insert_before(step.statement, call)
+        elif forward.call_at is not None:  # statements between the loss and backward stay after the call
             edits.insert_after(forward.call_at, call)
             edits.remove(step.backward)
         else:
@@ -248,6 +255,9 @@ class TrainingStep(Rule):
             edits.replace(step.statement, lambda updated: guarded.with_changes(leading_lines=updated.leading_lines))
             edits.replace(scaler.update, lambda updated: cst.parse_statement(
                 f"{scaler.name.value}.adjust({finite})\n").with_changes(leading_lines=updated.leading_lines))
+        elif step.closure is not None:
+            edits.replace(step.statement, lambda updated: cst.parse_statement(
+                f"{optimizer_code}({applied})\n").with_changes(leading_lines=[]))
         else:
             edits.replace(step.statement, lambda updated, name=applied: _apply(updated, name))
         for statement in step.zero_grads:

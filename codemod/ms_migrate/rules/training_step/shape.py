@@ -46,6 +46,8 @@ class Step:
     function: Optional[cst.CSTNode] = None
     anchor: Optional[cst.CSTNode] = None  # outermost loop around the step (None: no loop)
     scaler: Optional[loss_scaling.Scaler] = None  # a torch GradScaler drives the step
+    closure: Optional[cst.FunctionDef] = None  # optimizer.step(closure): the closure's body is the step
+    result: Optional[cst.Name] = None  # `loss = optimizer.step(closure)`: what the step's value binds
     holders: List[cst.BaseExpression] = field(default_factory=list)  # whose zero_grad() counts
 
 
@@ -85,10 +87,13 @@ def match(ctx: FileContext, call: cst.Call, use: Use, optimizers=(), networks=()
                           "then adjust)")
         optimizer = call.args[0].value
     elif call.args:
-        raise Blocked(f"`{code}` passes a closure that computes the loss and its gradients (torch calls it "
-                      "once before the update, LBFGS several times); a MindSpore optimizer only takes gradients: "
-                      "move the closure's loss statements into forward_fn, then loss, grads = grad_fn(...) and "
-                      "optimizer(grads) in place of the step, by hand")
+        closure = _closure_of(ctx, call)
+        if isinstance(closure, str):
+            raise Blocked(f"`{code}` passes a closure that computes the loss and its gradients (torch calls it "
+                          f"once before the update, LBFGS several times): {closure}; a MindSpore optimizer only "
+                          "takes gradients: move the closure's loss statements into forward_fn, then loss, grads = "
+                          "grad_fn(...) and optimizer(grads) in place of the step, by hand")
+        return _match_closure(ctx, call, use, optimizer, closure, code)
     statement = ctx.statement_of(call)
     if expr_call(statement) is not call:
         raise Blocked(f"`{code}` is part of a larger statement")
@@ -213,6 +218,85 @@ def match(ctx: FileContext, call: cst.Call, use: Use, optimizers=(), networks=()
             _check_quiet(ctx, s, optimizer, f"`{code}`")
     if step.accumulate:
         _accumulator_start(ctx, step)
+    _check_bound_before(ctx, step)
+    return step
+
+
+def _closure_of(ctx: FileContext, call: cst.Call):
+    """The `def closure(): ...` that `optimizer.step(closure)` passes, or why it is not one this
+    rule converts: a local function without parameters, used only here."""
+    if len(call.args) != 1 or call.args[0].keyword is not None or call.args[0].star \
+            or not isinstance(call.args[0].value, cst.Name):
+        return "the argument is not the name of a local function"
+    name = call.args[0].value
+    assignment = ctx.binding(name)
+    node = getattr(assignment, "node", None)
+    if not isinstance(node, cst.FunctionDef):
+        return f"`{name.value}` is not one local `def`"
+    if len(assignment.references) != 1:
+        return f"`{name.value}` is used elsewhere too"
+    if node.params.params or node.params.star_arg not in (None, cst.MaybeSentinel.DEFAULT) \
+            or node.params.kwonly_params or node.params.star_kwarg or node.decorators or node.asynchronous:
+        return f"`{name.value}` takes arguments or is decorated"
+    if not isinstance(node.body, cst.IndentedBlock) or ctx.parent(node) is not ctx.parent(ctx.statement_of(call)):
+        return f"`{name.value}` is not defined in the block of the step"
+    body = list(node.body.body)
+    last = body[-1] if body else None
+    ret = last.body[0] if isinstance(last, cst.SimpleStatementLine) and len(last.body) == 1 else None
+    if not isinstance(ret, cst.Return) or not isinstance(ret.value, cst.Name):
+        return f"`{name.value}` does not end with `return loss`"
+    for inner in syntax.walk(node):
+        if isinstance(inner, (cst.Global, cst.Nonlocal, cst.Return, cst.Yield, cst.FunctionDef, cst.Lambda)) \
+                and inner is not node and inner is not ret:
+            return f"`{name.value}` holds {type(inner).__name__.lower()} statements"
+    return node
+
+
+def _match_closure(ctx: FileContext, call: cst.Call, use: Use, optimizer, closure: cst.FunctionDef,
+                   code: str) -> Step:
+    """`optimizer.step(closure)` on an optimizer that calls its closure once (every torch.optim
+    class but LBFGS, which is never converted): the closure's zero_grad / loss / backward are the
+    step, run where the step is; its returned loss is the step's value."""
+    statement = ctx.statement_of(call)
+    small = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1 else None
+    result = None
+    if isinstance(small, cst.Assign) and small.value is call and len(small.targets) == 1 \
+            and isinstance(small.targets[0].target, cst.Name):
+        result = small.targets[0].target
+    elif expr_call(statement) is not call:
+        raise Blocked(f"`{code}` is part of a larger statement")
+    block = ctx.parent(statement)
+    body = list(closure.body.body)[:-1]
+    returned = closure.body.body[-1].body[0].value
+    step = Step(call, statement, use, optimizer, body, None, None)  # type: ignore[arg-type]
+    step.closure, step.result = closure, result
+    step.function = _function_of(ctx, statement)
+    step.anchor = _outermost_loop(ctx, block, step.function)
+    _check_no_grad_reads(ctx, step.anchor or block, code)
+    for other in block.body:  # nothing else in the step's block works on gradients
+        if other is not statement and other is not closure:
+            _check_quiet(ctx, other, optimizer, f"`{code}`")
+    model = _model_of(use)
+    holders = [optimizer] + ([model] if model is not None else [])
+    step.holders = holders
+    zeros = [i for i, s in enumerate(body) if _zero_grad_of(s, holders)]
+    backwards = [i for i, s in enumerate(body) if method(expr_call(s), "backward") is not None]
+    if not zeros:
+        raise Blocked(f"the closure of `{code}` does not call {ctx.code(optimizer)}.zero_grad(): torch adds its "
+                      "gradients to those of the previous steps")
+    if len(backwards) != 1 or zeros[-1] > backwards[0]:
+        raise _backward_count(ctx, backwards, code, optimizer)
+    step.zero_grads = [body[i] for i in zeros]
+    step.backward = body[backwards[0]]
+    step.loss = method(expr_call(step.backward), "backward")
+    if not same(step.loss, returned):
+        raise Blocked(f"the closure of `{code}` returns `{ctx.code(returned)}`, not the loss it differentiates")
+    _check_backward(ctx, expr_call(step.backward), step.loss)
+    for i, s in enumerate(body):
+        if i not in zeros and i != backwards[0] and i > backwards[0]:
+            raise Blocked(f"`{_line(ctx, s)}` runs after the backward in the closure of `{code}`")
+        if i not in zeros and i != backwards[0]:
+            _check_quiet(ctx, s, optimizer, f"`{code}`")
     _check_bound_before(ctx, step)
     return step
 
