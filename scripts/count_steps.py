@@ -55,6 +55,7 @@ BLOCKERS: List[Tuple[str, str]] = [
     ("value computed before the step that the loss differentiates (DCGAN, WGAN n_critic)", r"is computed before"),
     ("loss statements not found in the block (step in a helper)", r"cannot find the statements that compute"),
     ("statement between loss and backward", r"between the loss statements|in place between the loss and backward"),
+    ("gradient hook", r"registers a hook"),
     ("loss computed under a condition", r"cannot be moved into a forward_fn"),
     ("step or backward inside a `with` (accelerator.accumulate, amp.scale_loss, a timer)", r"sits inside (a )?`with"),
     ("step inside another block", r"sits inside a"),

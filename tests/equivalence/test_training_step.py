@@ -826,3 +826,18 @@ def test_closure_on_an_optimizer_that_calls_it_once(optimizer):
     converted(result)
     assert "closure" not in result.code
     assert_same(t, m, diffs, 6)
+
+
+def test_a_hook_between_loss_and_backward_is_flagged():
+    """torch runs `loss.register_hook(...)` at backward (here: doubling every gradient);
+    value_and_grad runs no torch hook, so the step is flagged, not converted."""
+    src = IMAGENET_LAYOUT.replace("        x = x * 0.0\n", "        loss.register_hook(lambda g: g * 2)\n")
+    result = H.migrate(src)
+    flagged = [f for f in result.findings if f.code == "MSM501"]
+    assert len(flagged) == 1 and "hook" in flagged[0].message, [f.message for f in result.findings]
+    import torch
+    w = torch.ones(1, requires_grad=True)
+    loss = (w * 3.0).sum()
+    loss.register_hook(lambda g: g * 2)
+    loss.backward()
+    assert float(w.grad) == 6.0

@@ -404,6 +404,9 @@ def _check_quiet(ctx: FileContext, statement: cst.CSTNode, optimizer, what: str)
                 node.func.value if isinstance(node.func, cst.Name) else ""
             if "grad" in name and name != "no_grad" or "unscale" in name:
                 raise Blocked(f"`{_line(ctx, statement)}` works on gradients in the step of {what}")
+            if "hook" in name:
+                raise Blocked(f"`{_line(ctx, statement)}` registers a hook, which may change the gradients "
+                              f"backward computes (mindspore.value_and_grad runs no torch hooks) in the step of {what}")
             target = method(node, "step")
             if target is not None and same(target, optimizer):
                 raise Blocked(f"{ctx.code(optimizer)}.step() is called twice in the step of {what}")
