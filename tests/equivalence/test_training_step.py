@@ -841,3 +841,41 @@ def test_a_hook_between_loss_and_backward_is_flagged():
     loss.register_hook(lambda g: g * 2)
     loss.backward()
     assert float(w.grad) == 6.0
+
+
+CLEANRL = """import numpy as np
+import torch
+optimizer = torch.optim.Adam(model.parameters(), lr=0.01, eps=1e-5)
+model.train()
+b_inds = np.arange(6)
+for update in range(1, 3):
+    optimizer.param_groups[0]["lr"] = 0.01 * (1.0 - (update - 1.0) / 2)
+    for epoch in range(2):
+        np.random.shuffle(b_inds)
+        for start in range(0, 6, 3):
+            mb_inds = b_inds[start:start + 3].tolist()
+            out = model(X[mb_inds], IDS[mb_inds])
+            loss = criterion(out, Y[mb_inds]) * 0.5
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 0.5)
+            optimizer.step()
+            losses.append(float(loss))
+"""
+
+
+def test_cleanrl_ppo_layout():
+    """cleanrl: minibatch indices from a shuffled numpy array (grad_fn's arguments), lr written
+    into param_groups per update, nested loops, clipping. (`.tolist()`: MindSpore tensors take
+    no numpy index, which is the data side, not the step.)"""
+    data = batches(3)
+    x = np.concatenate([b[0] for b in data]); ids = np.concatenate([b[1] for b in data])
+    y = np.concatenate([b[2] for b in data])
+    import torch
+    ms = H.mindspore_module()
+    extra = {H.TORCH: {"X": torch.tensor(x), "IDS": torch.tensor(ids.astype(np.int64)), "Y": torch.tensor(y)},
+             H.MINDSPORE: {"X": ms.Tensor(x), "IDS": ms.Tensor(ids), "Y": ms.Tensor(y)}}
+    t, m, diffs, result, *_ = run_both(CLEANRL, steps=0, extra=extra)
+    converted(result)
+    assert "call  " not in " ".join(f.message for f in result.findings)
+    assert_same(t, m, {k: v for k, v in diffs.items()}, 8)

@@ -118,8 +118,8 @@ class TrainingStep(Rule):
                 warned.add(step.function)
                 ctx.report(INFERENCE_MODE, step.call,
                            "MindSpore cells start in inference mode (torch modules start in training mode): "
-                           f"call {' / '.join(ctx.code(m) + '.set_train()' for m in forward.models[:2])} before "
-                           "this loop if the network has dropout or batch normalization")
+                           f"call {' / '.join(ctx.code(m) + '.set_train()' for m in forward.models[:2]) or 'set_train() on the network'}"
+                           " before this loop if the network has dropout or batch normalization")
         self._leftovers(uses, failed_sites | accumulating)
         self._hidden_steps(uses, stepped)
 
