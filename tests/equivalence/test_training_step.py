@@ -659,10 +659,14 @@ def test_grad_scaler_skips_a_nan_step_that_value_clipping_would_hide():
     assert_same([t[i] for i in keep], [m[i] for i in keep], final_params(twin), 5)
 
 
-def test_clip_by_value_keeps_a_nan_gradient_like_torch():
-    """A plain step with clip_grad_value_ and a NaN gradient: torch applies the NaN (clamp keeps
-    it); the migrated step must too, not a clipped bound that trains on silently."""
-    src = weighted(PLAIN.replace("        optimizer.step()", "        torch.nn.utils.clip_grad_value_(model.parameters(), 0.5)\n"
+@pytest.mark.parametrize("clip", ["clip_grad_value_(model.parameters(), 0.5)",
+                                  "clip_grad_norm_(model.parameters(), 0.5)",
+                                  "clip_grad_norm_(model.parameters(), 1e9)"])
+def test_clipping_keeps_a_nan_gradient_like_torch(clip):
+    """A plain step with clipping and a NaN gradient: torch applies NaN (clamp keeps it; a NaN
+    total norm makes every gradient NaN); the migrated step must too, not a clipped bound or
+    unclipped finite gradients that train on silently."""
+    src = weighted(PLAIN.replace("        optimizer.step()", f"        torch.nn.utils.{clip}\n"
                                  "        optimizer.step()"))
     result = H.migrate(src)
     converted(result)
@@ -879,3 +883,37 @@ def test_cleanrl_ppo_layout():
     converted(result)
     assert "call  " not in " ".join(f.message for f in result.findings)
     assert_same(t, m, {k: v for k, v in diffs.items()}, 8)
+
+
+@pytest.mark.parametrize("clip", ["clip_grad_norm_(model.parameters(), 0.5)",
+                                  "clip_grad_value_(model.parameters(), 0.5)"])
+def test_clipping_with_one_nan_gradient_like_torch(clip):
+    """Only fc.bias gets a NaN gradient (a NaN-weighted term of it alone): torch's clip_grad_norm_
+    makes every gradient NaN (NaN total norm), clip_grad_value_ keeps just that NaN; MindSpore's
+    clip_by_global_norm alone would leave the other gradients finite and unclipped (regression)."""
+    src = PLAIN.replace("        loss = criterion(output, y)",
+                        "        loss = criterion(output, y) + next(weights) * model.fc.bias.sum()").replace(
+        "        optimizer.step()", f"        torch.nn.utils.{clip}\n        optimizer.step()")
+    result = H.migrate(src)
+    converted(result)
+    data = batches(3)
+    twin = H.make_default_twin(0)
+    t_ns, m_ns = namespace(H.TORCH, twin, data), namespace(H.MINDSPORE, twin, data)
+    t_ns["weights"], m_ns["weights"] = iter([0.0, 0.0, float("nan")]), iter([0.0, 0.0, float("nan")])
+    execute(src.replace("range(2)", "range(1)"), t_ns)
+    execute(result.code.replace("range(2)", "range(1)"), m_ns)
+    assert_same(t_ns["losses"][:2], m_ns["losses"][:2], {"-": 0.0}, 2)
+    torch_params = {n: p.detach().numpy() for n, p in twin.torch_net.named_parameters()}
+    ms_params = H.ms_params_by_name(twin.ms_net)
+    finite_torch = []
+    for n, p in torch_params.items():
+        q = ms_params[twin.torch_to_ms[n]].asnumpy()
+        assert np.array_equal(np.isnan(p), np.isnan(q)), n
+        fin = np.isfinite(p)
+        assert np.allclose(p[fin], q[fin], atol=ATOL), n
+        finite_torch.append(bool(fin.all()))
+    assert not all(finite_torch)
+    if "norm" in clip:
+        assert not any(finite_torch)  # every parameter went NaN in torch
+    else:
+        assert any(finite_torch)
