@@ -199,7 +199,8 @@ EXPLANATIONS: Dict[str, Tuple[str, str, str]] = {
         "loss.backward()\noptimizer.step()",
         "(the step left as torch code, flagged at the step)",
         "The step has a shape ms-migrate cannot prove it converts exactly (the message names what "
-        "blocks it: two backwards, a closure, create_graph, autocast, a framework's backward...). "
+        "blocks it: two backwards, a closure that does more than zero_grad/loss/backward/return loss, "
+        "create_graph, autocast, a GradScaler enabled only at run time, a framework's backward...). "
         "Write forward_fn, grad_fn = mindspore.value_and_grad(forward_fn, None, "
         "optimizer.parameters) and optimizer(grads) by hand, then delete the marker.",
     ),

@@ -6,9 +6,10 @@
 
 become
 
-    grads = ops.clip_by_global_norm(grads, 1.0)
-    norm = ops.norm(ops.stack([ops.norm(g) for g in grads])); grads = ops.clip_by_global_norm(grads, max_norm)
-    grads = ops.clip_by_value(grads, -0.5, 0.5)
+    grad_norm = ops.norm(ops.stack([ops.norm(g) for g in grads])); grads = ops.clip_by_global_norm(grads, 1.0)
+    grads = tuple(ops.where(ops.isnan(grad_norm), grad_norm, g) for g in grads)   # torch: NaN norm, NaN grads
+    norm = ...; grads = ops.clip_by_global_norm(grads, max_norm); grads = (the same NaN spread)
+    grads = tuple(ops.where(ops.isnan(g), g, ops.clip_by_value(g, -0.5, 0.5)) for g in grads)
 
 Only when the clipped parameters are provably the optimizer's (same expression as the
 optimizer's params); torch's 2-norm only."""
@@ -93,13 +94,17 @@ def statements(ctx: FileContext, clip: Clip, grads: str) -> list:
     ops = ctx.imports.ref("mindspore", "ops")
     g = cst.Name(grads)
     if clip.kind == "value":
-        value = syntax.fill("OPS.clip_by_value(G, -LIMIT, LIMIT)", OPS=ops, G=g, LIMIT=clip.limit)
+        # torch.clamp keeps a NaN, MindSpore's clip_by_value (and clamp) turn it into a bound (measured)
+        value = syntax.fill("tuple(OPS.where(OPS.isnan(g), g, OPS.clip_by_value(g, -LIMIT, LIMIT)) for g in G)",
+                            OPS=ops, G=g, LIMIT=clip.limit)
         return [_assign(g, value)]
-    if clip.result is None:
-        return [_assign(g, syntax.fill("OPS.clip_by_global_norm(G, LIMIT)", OPS=ops, G=g, LIMIT=clip.limit))]
+    # a NaN total norm makes torch's clip coefficient NaN and every gradient NaN; MindSpore's
+    # clip_by_global_norm leaves the finite gradients as they are (measured): spread the NaN
+    result = clip.result if clip.result is not None else cst.Name(ctx.imports.fresh_name("grad_norm"))
     norm = syntax.fill("OPS.norm(OPS.stack([OPS.norm(g) for g in G]))", OPS=ops, G=g)
     clipped = syntax.fill("OPS.clip_by_global_norm(G, LIMIT)", OPS=ops, G=g, LIMIT=clip.limit)
-    return [_assign(clip.result, norm), _assign(g, clipped)]
+    spread = syntax.fill("tuple(OPS.where(OPS.isnan(N), N, g) for g in G)", OPS=ops, N=result, G=g)
+    return [_assign(result, norm), _assign(g, clipped), _assign(g, spread)]
 
 
 def _assign(target: cst.BaseExpression, value: cst.BaseExpression) -> cst.SimpleStatementLine:

@@ -32,10 +32,12 @@ class Forward:
     aux: List[str] = field(default_factory=list)  # values returned after the loss
     loss_name: Optional[str] = None  # the loss variable, when backward was called on a name
     models: List[cst.BaseExpression] = field(default_factory=list)  # callees that may be networks
+    call_at: Optional[cst.CSTNode] = None  # grad_fn is called after this loss statement (else at backward)
 
 
 def build(ctx: FileContext, body: List[cst.CSTNode], backward: cst.CSTNode, loss: cst.BaseExpression,
-          skip: Set[cst.CSTNode], anchor: Optional[cst.CSTNode]) -> Forward:
+          skip: Set[cst.CSTNode], anchor: Optional[cst.CSTNode], closure_step: Optional[cst.CSTNode] = None) -> Forward:
+    """`closure_step`: the `optimizer.step(closure)` statement when `body` is the closure's."""
     index = body.index(backward)
     needed = {n.value for n in syntax.read_names(loss)}
     moved: List[cst.CSTNode] = []
@@ -76,12 +78,26 @@ def build(ctx: FileContext, body: List[cst.CSTNode], backward: cst.CSTNode, loss
     defined_here: Set[str] = set()
     for statement in moved:
         defined_here |= _defines(statement)
+    last = max((body.index(m) for m in moved), default=index)
     read_before: Set[str] = set()  # what the loss statements above read (a statement left in
-    for statement in body[first:index]:  # between must not change it: it would now run first)
+    call_at = None                 # between must not change it: it would now run first)
+    for statement in body[first:index]:
         if statement in moved_set:
             read_before |= {n.value for n in _reads(statement.body[0])}
             continue
         if statement in skip:
+            continue
+        if body.index(statement) > last:
+            # after the loss statements, before backward (pytorch/examples imagenet: accuracy,
+            # meters): grad_fn is called where the last loss statement was, so this statement
+            # still runs after the forward pass; it must not change in place what backward
+            # would differentiate
+            changed = _mutated(statement) & (defined_here | read_before)
+            if changed:
+                raise Blocked(f"`{ctx.code(statement).strip().splitlines()[0]}` changes {', '.join(sorted(changed))} "
+                              "in place between the loss and backward (torch differentiates that change); "
+                              "move it after the step")
+            call_at = moved[-1] if moved else None
             continue
         read = {n.value for n in syntax.read_names(statement)} & defined_here
         read |= (_mutated(statement) | _defines(statement)) & read_before
@@ -89,7 +105,25 @@ def build(ctx: FileContext, body: List[cst.CSTNode], backward: cst.CSTNode, loss
             raise Blocked(f"`{ctx.code(statement).strip().splitlines()[0]}` reads or changes {', '.join(sorted(read))} "
                           "between the loss statements and backward (it would now run before them); move it after the "
                           "step")
-    forward = Forward(moved, _parameters(ctx, moved, anchor, loss))
+    if closure_step is not None:
+        left = [st for st in body[:index] if st not in moved_set and st not in skip]
+        if left:
+            raise Blocked(f"`{ctx.code(left[0]).strip().splitlines()[0]}` in the closure is not part of the loss")
+    forward = Forward(moved, _parameters(ctx, moved, anchor, loss, closure_step))
+    forward.call_at = call_at
+    # a parameter computed in an enclosing block before this one (the whole step under an `if`, an
+    # outer loop) reaches forward_fn as a constant; torch differentiates through it
+    outside = _enclosing_before(ctx, backward)
+    if closure_step is not None:  # the closure runs at the step: what precedes it in its block too
+        items = list(ctx.parent(closure_step).body)
+        outside = _enclosing_before(ctx, closure_step) + [
+            st for st in items[:items.index(closure_step)] if not isinstance(st, (cst.FunctionDef, cst.ClassDef))]
+    for name in forward.params:
+        if any(name in _defines(s) for s in outside) and not _only_detached(moved, name) \
+                and not _gradient_free(ctx, name, outside, set()):
+            raise Blocked(f"`{name}` is computed before the block holding this step's backward and the loss "
+                          f"differentiates through it (torch keeps its graph); forward_fn would get it as a "
+                          f"constant: compute {name} inside the step's block, or detach it if that is meant")
     forward.loss_name = loss.value if isinstance(loss, cst.Name) else None
     forward.aux = _used_after(ctx, moved, forward.loss_name)
     # a value the loop carries into its next iteration (an RNN's hidden state): forward_fn takes
@@ -134,6 +168,32 @@ def _gradient_free(ctx: FileContext, name: str, before: List[cst.CSTNode], seen:
                    for read in syntax.read_names(small.value)
                    if any(read.value in _defines(s) for s in before[:index]))
     return True
+
+
+def _enclosing_before(ctx: FileContext, statement: cst.CSTNode) -> List[cst.CSTNode]:
+    """The statements that run before `statement`'s block in the blocks around it, up to its
+    function: outermost first."""
+    out: List[List[cst.CSTNode]] = []
+    child = statement
+    block = ctx.parent(child)
+    while block is not None and not isinstance(block, cst.Module):
+        owner = ctx.parent(block) if isinstance(block, cst.IndentedBlock) else None
+        if owner is None or isinstance(owner, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            break
+        if child is not statement:
+            items = list(block.body)
+            out.insert(0, items[:items.index(child)] if child in items else [])
+        child = owner
+        while not isinstance(ctx.parent(child), (cst.IndentedBlock, cst.Module)):  # If inside elif/else
+            child = ctx.parent(child)
+            if child is None:
+                return [s for part in out for s in part if not isinstance(s, (cst.FunctionDef, cst.ClassDef))]
+        block = ctx.parent(child)
+    if isinstance(block, (cst.IndentedBlock, cst.Module)) and child is not statement:
+        items = list(block.body)
+        out.insert(0, items[:items.index(child)] if child in items else [])
+    # a def or class before binds nothing the step reads (its body runs elsewhere)
+    return [s for part in out for s in part if not isinstance(s, (cst.FunctionDef, cst.ClassDef))]
 
 
 def _mutated(statement: cst.CSTNode) -> Set[str]:
@@ -267,12 +327,16 @@ def _why_not_movable(ctx: FileContext, statement: cst.CSTNode, names: List[str])
 
 
 def _parameters(ctx: FileContext, moved: List[cst.CSTNode], anchor: Optional[cst.CSTNode],
-                loss: cst.BaseExpression) -> List[str]:
+                loss: cst.BaseExpression, closure_step: Optional[cst.CSTNode] = None) -> List[str]:
     """Names the loss statements read before binding them that the code (re)binds at or after
-    where grad_fn is built: the loop's variables and what the loop computes."""
+    where grad_fn is built: the loop's variables and what the loop computes. (In a closure they
+    read those of the function around it.)"""
     if anchor is None:
         return []
     home = ctx.scope(loss)
+    bound = home
+    if closure_step is not None:
+        bound = next((ctx.scope(n) for n in syntax.walk(closure_step) if ctx.scope(n) is not None), home)
     anchor_line = ctx.start(anchor).line
     params: List[str] = []
     defined: Set[str] = set()
@@ -284,7 +348,7 @@ def _parameters(ctx: FileContext, moved: List[cst.CSTNode], anchor: Optional[cst
             scope = ctx.scope(name)
             if scope is not home:
                 continue
-            later = [a for a in scope[name.value] if getattr(a, "scope", None) is home
+            later = [a for a in scope[name.value] if getattr(a, "scope", None) is bound
                      and getattr(a, "node", None) in ctx.positions and ctx.start(a.node).line >= anchor_line]
             if later:
                 params.append(name.value)

@@ -13,14 +13,22 @@ becomes
     def forward_fn(...): ...; return scaler.scale(loss), loss
     (_, loss), grads = grad_fn(...)
     grads = scaler.unscale(grads)
-    grads_finite = amp.all_finite(grads)
+    grads_finite = amp.all_finite(grads)        # before any clipping
     if grads_finite:
         optimizer(grads)
     scaler.adjust(grads_finite)
 
 Exact where torch's growth and backoff are one integer factor (growth_factor == 1 /
 backoff_factor, an integer): MindSpore uses scale_factor for both. (MindSpore never lets the
-scale drop below 1; torch does, after ~16 overflows in a row from 65536.)"""
+scale drop below 1; torch does, after ~16 overflows in a row from 65536.)
+
+`GradScaler(enabled=False)` scales nothing and steps on every gradient, finite or not: the step
+is a plain step (no scaler, no all_finite guard; get_scale() is 1.0). torch has no static mode:
+an enabled GradScaler raises AssertionError for growth_factor <= 1 or backoff_factor >= 1
+(measured, torch 2.13), so nothing maps to mindspore.amp.StaticLossScaler; a huge
+growth_interval (never growing, still backing off on an overflow) is the DynamicLossScaler with
+that scale_window, up to 2**31 - 1 (MindSpore counts the window in an int32 that wraps
+beyond)."""
 
 from __future__ import annotations
 
@@ -48,6 +56,7 @@ class Scaler:
     unscale: Optional[cst.CSTNode] = None  # the `scaler.unscale_(optimizer)` statement
     update: Optional[cst.CSTNode] = None  # the `scaler.update()` statement
     reads: Optional[list] = None  # `scaler.get_scale()` calls in the step's block
+    disabled: bool = False  # GradScaler(enabled=False): a plain step
 
 
 def constructor(ctx: FileContext, name: cst.BaseExpression):
@@ -72,12 +81,36 @@ def constructor(ctx: FileContext, name: cst.BaseExpression):
         args[key] = arg.value
     literal = {k: syntax.literal_value(v) for k, v in args.items() if k != "device"}
     enabled = literal.get("enabled", True)
+    if enabled is False:
+        statement = ctx.statement_of(value)
+        if not (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1):
+            return f"`{ctx.code(value)}` (disabled) shares its line with other statements"
+        return Scaler(name, value, syntax.value_expr(1.0), 1, syntax.value_expr(1), disabled=True)
     if enabled is not True:
-        return f"`{ctx.code(value)}`: enabled={ctx.code(args['enabled'])} (a disabled scaler does nothing); drop it by hand"
+        return (f"`{ctx.code(value)}`: enabled={ctx.code(args['enabled'])} is only known at run time "
+                "(enabled, torch scales the loss and skips steps with inf/nan gradients; disabled, it "
+                "steps on every gradient); write both branches by hand, or make it a literal and rerun")
     growth = literal.get("growth_factor", _DEFAULTS["growth_factor"])
     backoff = literal.get("backoff_factor", _DEFAULTS["backoff_factor"])
     if growth is syntax.MISSING or backoff is syntax.MISSING:
         return f"`{ctx.code(value)}`: growth_factor/backoff_factor are not literals"
+    if not isinstance(growth, (int, float)) or not isinstance(backoff, (int, float)) \
+            or isinstance(growth, bool) or isinstance(backoff, bool):
+        return f"`{ctx.code(value)}`: growth_factor/backoff_factor are not numbers"
+    if growth <= 1.0 or backoff >= 1.0:
+        return (f"`{ctx.code(value)}`: torch raises AssertionError for growth_factor <= 1 or "
+                "backoff_factor >= 1 on an enabled GradScaler (it has no static mode), so this torch "
+                "code does not run; for a fixed scale that skips steps with inf/nan gradients use "
+                "mindspore.amp.StaticLossScaler(scale_value=S) with the all_finite guard")
+    init = literal.get("init_scale", _DEFAULTS["init_scale"])
+    if isinstance(init, (int, float)) and not isinstance(init, bool) and init < 1.0:
+        return (f"`{ctx.code(value)}`: init_scale={init} is below 1, which "
+                "mindspore.amp.DynamicLossScaler rejects (ValueError)")
+    interval = literal.get("growth_interval", _DEFAULTS["growth_interval"])
+    if isinstance(interval, int) and not isinstance(interval, bool) and interval >= 2 ** 31:
+        return (f"`{ctx.code(value)}`: growth_interval={ctx.code(args['growth_interval'])} is 2**31 or "
+                "more; mindspore.amp.DynamicLossScaler counts scale_window in an int32 that wraps "
+                "(measured): use scale_window=2**31 - 1, which never grows in practice, by hand")
     if float(growth) != int(growth) or float(growth) * float(backoff) != 1.0:
         return (f"`{ctx.code(value)}`: growth_factor={growth} and backoff_factor={backoff}; "
                 "mindspore.amp.DynamicLossScaler grows by an integer scale_factor and backs off by "
@@ -88,6 +121,12 @@ def constructor(ctx: FileContext, name: cst.BaseExpression):
 
 
 def replace_constructor(ctx: FileContext, scaler: Scaler) -> None:
+    if scaler.disabled:  # nothing scales: the scaler is gone, get_scale() is 1.0
+        ctx.edits.remove(ctx.statement_of(scaler.construction))
+        ctx.consume(scaler.construction.func)
+        for read in scaler.reads or ():
+            ctx.edits.replace(read, syntax.value_expr(1.0))
+        return
     amp = ctx.imports.ref("mindspore", "amp")
     call = syntax.fill(f"AMP.DynamicLossScaler(scale_value=S, scale_factor={scaler.factor}, scale_window=W)",
                        AMP=amp, S=scaler.scale_value, W=scaler.window)
@@ -97,11 +136,13 @@ def replace_constructor(ctx: FileContext, scaler: Scaler) -> None:
         ctx.edits.replace(read, syntax.fill("float(S.scale_value)", S=scaler.name))
 
 
-def after_grads(ctx: FileContext, scaler: Scaler, grads: str) -> List[cst.BaseStatement]:
-    return [cst.parse_statement(f"{grads} = {scaler.name.value}.unscale({grads})\n")]
-
-
-def apply(ctx: FileContext, scaler: Scaler, optimizer: str, grads: str, finite: str) -> List[cst.BaseStatement]:
+def after_grads(ctx: FileContext, scaler: Scaler, grads: str, finite: str) -> List[cst.BaseStatement]:
+    """Unscale, then test the unscaled gradients (torch records inf/nan at unscale_, before any
+    clipping: MindSpore's clip_by_value would turn a NaN into a finite bound)."""
     amp = cst.Module([]).code_for_node(ctx.imports.ref("mindspore", "amp"))
-    return [cst.parse_statement(f"{finite} = {amp}.all_finite({grads})\n"),
-            cst.parse_statement(f"if {finite}:\n    {optimizer}({grads})\n")]
+    return [cst.parse_statement(f"{grads} = {scaler.name.value}.unscale({grads})\n"),
+            cst.parse_statement(f"{finite} = {amp}.all_finite({grads})\n")]
+
+
+def apply(ctx: FileContext, scaler: Scaler, optimizer: str, grads: str, finite: str) -> cst.BaseStatement:
+    return cst.parse_statement(f"if {finite}:\n    {optimizer}({grads})\n")

@@ -97,7 +97,8 @@ class TrainingStep(Rule):
             stepped.add(id(use.site))
             try:
                 step = match(ctx, call, use, uses, [n for o, n in networks if o is not use.site])
-                forward = build(ctx, step.body, step.backward, step.loss, set(step.zero_grads), step.anchor)
+                forward = build(ctx, step.body, step.backward, step.loss, set(step.zero_grads), step.anchor,
+                                step.statement if step.closure is not None else None)
                 self._check_clips(step)
             except Blocked as blocked:
                 self._flag(call, use, str(blocked))
@@ -117,8 +118,8 @@ class TrainingStep(Rule):
                 warned.add(step.function)
                 ctx.report(INFERENCE_MODE, step.call,
                            "MindSpore cells start in inference mode (torch modules start in training mode): "
-                           f"call {' / '.join(ctx.code(m) + '.set_train()' for m in forward.models[:2])} before "
-                           "this loop if the network has dropout or batch normalization")
+                           f"call {' / '.join(ctx.code(m) + '.set_train()' for m in forward.models[:2]) or 'set_train() on the network'}"
+                           " before this loop if the network has dropout or batch normalization")
         self._leftovers(uses, failed_sites | accumulating)
         self._hidden_steps(uses, stepped)
 
@@ -168,11 +169,17 @@ class TrainingStep(Rule):
         scaler = step.scaler
         if scaler is not None:
             loss_scaling.replace_constructor(ctx, scaler)
+        if scaler is not None and scaler.disabled:  # GradScaler(enabled=False): a plain step
+            targets_list = [n or loss_name for n in returned]
+        elif scaler is not None:
             unused = "_" if "_" not in ctx.names_in_use else names.fresh_name("scaled_loss")
             returned = ["<scaled>", *returned] if forward.loss_name else ["<scaled>", None, *forward.aux]
             targets_list = [unused, *[n or loss_name for n in returned[1:]]]
         else:
             targets_list = [n or loss_name for n in returned]
+        if step.closure is not None:  # the closure's names are its own: bind only what the step returned
+            targets_list[0] = step.result.value if step.result is not None else (
+                "_" if "_" not in ctx.names_in_use else names.fresh_name("loss"))
 
         def define() -> cst.FunctionDef:
             body = [captured[s] for s in forward.statements]
@@ -180,7 +187,7 @@ class TrainingStep(Rule):
                 body[0] = body[0].with_changes(leading_lines=[
                     line for line in body[0].leading_lines if line.comment is not None])
             values = [cst.Name(n) if n and n != "<scaled>" else step.loss for n in returned]
-            if scaler is not None:
+            if scaler is not None and not scaler.disabled:
                 values[0] = syntax.fill("S.scale(L)", S=scaler.name, L=values[1])
             value = values[0] if len(values) == 1 else cst.Tuple(
                 [cst.Element(v, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
@@ -198,7 +205,7 @@ class TrainingStep(Rule):
         accumulated = names.fresh_name("accumulated_grads") if step.accumulate else None
         if accumulated and step.accumulator_reset is None:
             setup.append(cst.parse_statement(f"{accumulated} = None\n"))
-        anchor = step.anchor if step.anchor is not None else step.backward
+        anchor = step.anchor if step.anchor is not None else step.closure if step.closure is not None else step.backward
         for item in setup:
             edits.insert_before(anchor, item)
 
@@ -207,12 +214,21 @@ class TrainingStep(Rule):
         if len(targets_list) > 1:
             targets = f"({targets})"
         call = cst.parse_statement(f"{targets}, {grads} = {grad_fn}({', '.join(forward.params)})\n")
-        edits.replace(step.backward, lambda updated, new=call: new.with_changes(leading_lines=updated.leading_lines))
+        if step.closure is not None:  # the step runs the closure: the call takes the step's place
+            edits.remove(step.closure)
+            edits.insert_before(step.statement, call)
+        elif forward.call_at is not None:  # statements between the loss and backward stay after the call
+            edits.insert_after(forward.call_at, call)
+            edits.remove(step.backward)
+        else:
+            edits.replace(step.backward, lambda updated, new=call: new.with_changes(leading_lines=updated.leading_lines))
         self.claimed.add(expr_call(step.backward))
         after_call: list = []
         applied = grads
         if scaler is not None:
-            after_call += loss_scaling.after_grads(ctx, scaler, grads)
+            if not scaler.disabled:  # finite before any clipping, as torch's unscale_ records it
+                finite = names.fresh_name("grads_finite")
+                after_call += loss_scaling.after_grads(ctx, scaler, grads, finite)
             self.converted_calls.add(step.call)
             if scaler.unscale is not None:
                 edits.remove(scaler.unscale)
@@ -230,13 +246,18 @@ class TrainingStep(Rule):
             if len(new) > 1:
                 edits.insert_after(clip.statement, *new[1:])
         # the step
-        if scaler is not None:
-            finite = names.fresh_name("grads_finite")
-            first, second = loss_scaling.apply(ctx, scaler, optimizer_code, applied, finite)
-            edits.replace(step.statement, lambda updated: first.with_changes(leading_lines=updated.leading_lines))
-            edits.insert_after(step.statement, second)
+        if scaler is not None and scaler.disabled:  # steps on every gradient, finite or not
+            edits.replace(step.statement, lambda updated: cst.parse_statement(
+                f"{optimizer_code}({applied})\n").with_changes(leading_lines=updated.leading_lines))
+            edits.remove(scaler.update)
+        elif scaler is not None:
+            guarded = loss_scaling.apply(ctx, scaler, optimizer_code, applied, finite)
+            edits.replace(step.statement, lambda updated: guarded.with_changes(leading_lines=updated.leading_lines))
             edits.replace(scaler.update, lambda updated: cst.parse_statement(
                 f"{scaler.name.value}.adjust({finite})\n").with_changes(leading_lines=updated.leading_lines))
+        elif step.closure is not None:
+            edits.replace(step.statement, lambda updated: cst.parse_statement(
+                f"{optimizer_code}({applied})\n").with_changes(leading_lines=[]))
         else:
             edits.replace(step.statement, lambda updated, name=applied: _apply(updated, name))
         for statement in step.zero_grads:

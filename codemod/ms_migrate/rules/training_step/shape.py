@@ -46,6 +46,8 @@ class Step:
     function: Optional[cst.CSTNode] = None
     anchor: Optional[cst.CSTNode] = None  # outermost loop around the step (None: no loop)
     scaler: Optional[loss_scaling.Scaler] = None  # a torch GradScaler drives the step
+    closure: Optional[cst.FunctionDef] = None  # optimizer.step(closure): the closure's body is the step
+    result: Optional[cst.Name] = None  # `loss = optimizer.step(closure)`: what the step's value binds
     holders: List[cst.BaseExpression] = field(default_factory=list)  # whose zero_grad() counts
 
 
@@ -85,16 +87,24 @@ def match(ctx: FileContext, call: cst.Call, use: Use, optimizers=(), networks=()
                           "then adjust)")
         optimizer = call.args[0].value
     elif call.args:
-        raise Blocked(f"`{code}` passes a closure that re-evaluates the loss (LBFGS-style); a MindSpore "
-                      "optimizer only takes gradients: compute them with mindspore.value_and_grad and call "
-                      "optimizer(grads) by hand")
+        closure = _closure_of(ctx, call)
+        if isinstance(closure, str):
+            raise Blocked(f"`{code}` passes a closure that computes the loss and its gradients (torch calls it "
+                          f"once before the update, LBFGS several times): {closure}; a MindSpore optimizer only "
+                          "takes gradients: move the closure's loss statements into forward_fn, then loss, grads = "
+                          "grad_fn(...) and optimizer(grads) in place of the step, by hand")
+        return _match_closure(ctx, call, use, optimizer, closure, code)
     statement = ctx.statement_of(call)
     if expr_call(statement) is not call:
         raise Blocked(f"`{code}` is part of a larger statement")
     block = ctx.parent(statement)
     owner = ctx.parent(block) if isinstance(block, cst.IndentedBlock) else block
     guard = None
-    if isinstance(owner, cst.If):
+    whole = isinstance(owner, (cst.If, cst.Else)) and isinstance(block, cst.IndentedBlock) and all(
+        any(method(expr_call(s), name) is not None for s in block.body) for name in ("backward", "zero_grad"))
+    if whole:  # the whole step under a condition: the branch is the step's block
+        pass
+    elif isinstance(owner, cst.If):
         if owner.orelse is not None or block is not owner.body:
             raise Blocked(f"`{code}` sits under an `if` with an `else`")
         guard = owner
@@ -102,8 +112,8 @@ def match(ctx: FileContext, call: cst.Call, use: Use, optimizers=(), networks=()
         owner = ctx.parent(block) if isinstance(block, cst.IndentedBlock) else block
     if not isinstance(block, (cst.IndentedBlock, cst.Module)):
         raise Blocked(f"`{code}` is not a statement of a block")
-    if not isinstance(owner, (cst.For, cst.While, cst.FunctionDef, cst.Module)):
-        kind = type(owner).__name__.lower()
+    if not whole and not isinstance(owner, (cst.For, cst.While, cst.FunctionDef, cst.Module)):
+        kind = _line(ctx, owner).rstrip(":") if isinstance(owner, cst.With) else type(owner).__name__.lower()
         raise Blocked(f"`{code}` sits inside a `{kind}` block (only a loop or function body, with at most "
                       "one `if` guard, is understood)")
     body = list(block.body)
@@ -124,9 +134,18 @@ def match(ctx: FileContext, call: cst.Call, use: Use, optimizers=(), networks=()
     zero_guarded = [i for i, s in enumerate(guard_body) if _zero_grad_of(s, holders)]
     step_in_guard = guard_body.index(statement) if guard is not None else -1
     backwards = [i for i, s in enumerate(body) if method(expr_call(s), "backward") is not None]
+    for s in guard_body:
+        if method(expr_call(s), "backward") is not None:
+            raise _backward_under_guard(ctx, s, guard, code)
     if not backwards:
         nested = [n for n in syntax.walk(step.anchor or block) if isinstance(n, cst.Call)
                   and method(n, "backward") is not None]
+        holder = next((a for a in ctx.ancestors(nested[0]) if isinstance(a, (cst.With, cst.For, cst.While, cst.If))),
+                      None) if nested else None
+        if isinstance(holder, cst.With):
+            raise Blocked(f"`{ctx.code(nested[0])}` sits inside `{_line(ctx, holder).rstrip(':')}` while `{code}` does "
+                          "not (apex amp.scale_loss, a framework's context): the context changes the loss or its "
+                          "gradients, which forward_fn cannot carry; restructure the step by hand")
         if nested:
             raise Blocked(f"`{ctx.code(nested[0])}` sits in a nested block (a micro-step loop, a condition) "
                           f"while `{code}` does not: gradients accumulated over an inner loop are not converted; "
@@ -145,7 +164,7 @@ def match(ctx: FileContext, call: cst.Call, use: Use, optimizers=(), networks=()
         if i in zero_guarded or s is statement:
             continue
         if method(expr_call(s), "backward") is not None:
-            raise Blocked(f"a backward call sits under the same condition as `{code}`")
+            raise _backward_under_guard(ctx, s, guard, code)
         if i > step_in_guard:
             _check_quiet(ctx, s, optimizer, f"`{code}`")
     if any(i < step_in_guard for i in zero_guarded):
@@ -168,7 +187,8 @@ def match(ctx: FileContext, call: cst.Call, use: Use, optimizers=(), networks=()
         step.accumulate = True
         step.zero_grads = [guard_body[i] for i in zero_guarded]
     else:
-        where = "in this loop" if isinstance(owner, (cst.For, cst.While)) else "in this function"
+        where = "in this loop" if isinstance(owner, (cst.For, cst.While)) else \
+            "in this branch" if whole else "in this function"
         raise Blocked(f"no {ctx.code(optimizer)}.zero_grad() {where}: torch adds the gradients of every "
                       f"backward to those of the previous ones before `{code}`; zero them each step, or "
                       "accumulate under the step's condition")
@@ -202,6 +222,85 @@ def match(ctx: FileContext, call: cst.Call, use: Use, optimizers=(), networks=()
     return step
 
 
+def _closure_of(ctx: FileContext, call: cst.Call):
+    """The `def closure(): ...` that `optimizer.step(closure)` passes, or why it is not one this
+    rule converts: a local function without parameters, used only here."""
+    if len(call.args) != 1 or call.args[0].keyword is not None or call.args[0].star \
+            or not isinstance(call.args[0].value, cst.Name):
+        return "the argument is not the name of a local function"
+    name = call.args[0].value
+    assignment = ctx.binding(name)
+    node = getattr(assignment, "node", None)
+    if not isinstance(node, cst.FunctionDef):
+        return f"`{name.value}` is not one local `def`"
+    if len(assignment.references) != 1:
+        return f"`{name.value}` is used elsewhere too"
+    if node.params.params or node.params.star_arg not in (None, cst.MaybeSentinel.DEFAULT) \
+            or node.params.kwonly_params or node.params.star_kwarg or node.decorators or node.asynchronous:
+        return f"`{name.value}` takes arguments or is decorated"
+    if not isinstance(node.body, cst.IndentedBlock) or ctx.parent(node) is not ctx.parent(ctx.statement_of(call)):
+        return f"`{name.value}` is not defined in the block of the step"
+    body = list(node.body.body)
+    last = body[-1] if body else None
+    ret = last.body[0] if isinstance(last, cst.SimpleStatementLine) and len(last.body) == 1 else None
+    if not isinstance(ret, cst.Return) or not isinstance(ret.value, cst.Name):
+        return f"`{name.value}` does not end with `return loss`"
+    for inner in syntax.walk(node):
+        if isinstance(inner, (cst.Global, cst.Nonlocal, cst.Return, cst.Yield, cst.FunctionDef, cst.Lambda)) \
+                and inner is not node and inner is not ret:
+            return f"`{name.value}` holds {type(inner).__name__.lower()} statements"
+    return node
+
+
+def _match_closure(ctx: FileContext, call: cst.Call, use: Use, optimizer, closure: cst.FunctionDef,
+                   code: str) -> Step:
+    """`optimizer.step(closure)` on an optimizer that calls its closure once (every torch.optim
+    class but LBFGS, which is never converted): the closure's zero_grad / loss / backward are the
+    step, run where the step is; its returned loss is the step's value."""
+    statement = ctx.statement_of(call)
+    small = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1 else None
+    result = None
+    if isinstance(small, cst.Assign) and small.value is call and len(small.targets) == 1 \
+            and isinstance(small.targets[0].target, cst.Name):
+        result = small.targets[0].target
+    elif expr_call(statement) is not call:
+        raise Blocked(f"`{code}` is part of a larger statement")
+    block = ctx.parent(statement)
+    body = list(closure.body.body)[:-1]
+    returned = closure.body.body[-1].body[0].value
+    step = Step(call, statement, use, optimizer, body, None, None)  # type: ignore[arg-type]
+    step.closure, step.result = closure, result
+    step.function = _function_of(ctx, statement)
+    step.anchor = _outermost_loop(ctx, block, step.function)
+    _check_no_grad_reads(ctx, step.anchor or block, code)
+    for other in block.body:  # nothing else in the step's block works on gradients
+        if other is not statement and other is not closure:
+            _check_quiet(ctx, other, optimizer, f"`{code}`")
+    model = _model_of(use)
+    holders = [optimizer] + ([model] if model is not None else [])
+    step.holders = holders
+    zeros = [i for i, s in enumerate(body) if _zero_grad_of(s, holders)]
+    backwards = [i for i, s in enumerate(body) if method(expr_call(s), "backward") is not None]
+    if not zeros:
+        raise Blocked(f"the closure of `{code}` does not call {ctx.code(optimizer)}.zero_grad(): torch adds its "
+                      "gradients to those of the previous steps")
+    if len(backwards) != 1 or zeros[-1] > backwards[0]:
+        raise _backward_count(ctx, backwards, code, optimizer)
+    step.zero_grads = [body[i] for i in zeros]
+    step.backward = body[backwards[0]]
+    step.loss = method(expr_call(step.backward), "backward")
+    if not same(step.loss, returned):
+        raise Blocked(f"the closure of `{code}` returns `{ctx.code(returned)}`, not the loss it differentiates")
+    _check_backward(ctx, expr_call(step.backward), step.loss)
+    for i, s in enumerate(body):
+        if i not in zeros and i != backwards[0] and i > backwards[0]:
+            raise Blocked(f"`{_line(ctx, s)}` runs after the backward in the closure of `{code}`")
+        if i not in zeros and i != backwards[0]:
+            _check_quiet(ctx, s, optimizer, f"`{code}`")
+    _check_bound_before(ctx, step)
+    return step
+
+
 def _scaler_statements(ctx: FileContext, step: Step, code: str) -> None:
     """The GradScaler's unscale_/update statements in the step's block; it has no other use."""
     scaler = step.scaler
@@ -229,6 +328,13 @@ def _scaler_statements(ctx: FileContext, step: Step, code: str) -> None:
     if uses != counted:
         raise Blocked(f"the GradScaler `{scaler.name.value}` is also used outside this step (or its uses "
                       "cannot be counted): convert it by hand to mindspore.amp.DynamicLossScaler")
+
+
+def _backward_under_guard(ctx, s, guard, code) -> Blocked:
+    return Blocked(f"`{_line(ctx, s)}` runs under `{_line(ctx, guard)}` with `{code}`, the zero_grad "
+                   "outside it: forward_fn would move the forward pass before the backward (and what it "
+                   "changes, e.g. batch-norm statistics) under the condition; put the zero_grad, the loss "
+                   "and the backward under it, or all outside")
 
 
 def _backward_count(ctx, found, code, optimizer) -> Blocked:
@@ -261,6 +367,10 @@ def _model_of(use: Use) -> Optional[cst.BaseExpression]:
     return None
 
 
+_FRAMEWORK_BACKWARDS = (("accelerator", "Hugging Face Accelerate"), ("fabric", "Lightning Fabric"),
+                        ("engine", "DeepSpeed"))
+
+
 def _check_backward(ctx: FileContext, call: cst.Call, loss: cst.BaseExpression) -> None:
     if call.args:
         keywords = {a.keyword.value for a in call.args if a.keyword is not None}
@@ -270,7 +380,13 @@ def _check_backward(ctx: FileContext, call: cst.Call, loss: cst.BaseExpression) 
             raise Blocked(f"`{ctx.code(call)}`: {', '.join(sorted(keywords))} has no counterpart in "
                           "mindspore.value_and_grad (it differentiates a function, not a recorded graph); "
                           "restructure the step by hand")
-        raise Blocked(f"`{ctx.code(call)}` passes arguments to backward (a gradient or a framework's "
+        owner = (syntax.dotted(loss) or "").split(".")[-1].lower()
+        framework = next((name for key, name in _FRAMEWORK_BACKWARDS if key in owner), None)
+        if framework is not None:
+            raise Blocked(f"`{ctx.code(call)}` is {framework}'s backward (it scales, synchronizes or "
+                          "accumulates the gradients inside), which MindSpore does not have: write the step as "
+                          "forward_fn + mindspore.value_and_grad + optimizer(grads) by hand")
+        raise Blocked(f"`{ctx.code(call)}` passes arguments to backward (a gradient, or a framework's "
                       "backward): restructure the step by hand")
     if isinstance(loss, cst.Call) and method(loss, "scale") is not None:
         raise Blocked(f"`{ctx.code(call)}` scales the loss for mixed precision (torch GradScaler): use "
@@ -288,6 +404,9 @@ def _check_quiet(ctx: FileContext, statement: cst.CSTNode, optimizer, what: str)
                 node.func.value if isinstance(node.func, cst.Name) else ""
             if "grad" in name and name != "no_grad" or "unscale" in name:
                 raise Blocked(f"`{_line(ctx, statement)}` works on gradients in the step of {what}")
+            if "hook" in name:
+                raise Blocked(f"`{_line(ctx, statement)}` registers a hook, which may change the gradients "
+                              f"backward computes (mindspore.value_and_grad runs no torch hooks) in the step of {what}")
             target = method(node, "step")
             if target is not None and same(target, optimizer):
                 raise Blocked(f"{ctx.code(optimizer)}.step() is called twice in the step of {what}")
@@ -299,11 +418,28 @@ def _check_quiet(ctx: FileContext, statement: cst.CSTNode, optimizer, what: str)
 def _check_no_grad_reads(ctx: FileContext, region: cst.CSTNode, code: str) -> None:
     for node in syntax.walk(region):
         if isinstance(node, cst.Attribute) and node.attr.value == "grad":
+            if _unscales_by_hand(ctx, node):
+                raise Blocked(f"`{_line(ctx, ctx.statement_of(node))}` divides the gradients by hand (manual static "
+                              "loss scaling): MindSpore parameters have no .grad; scale with "
+                              "mindspore.amp.StaticLossScaler(scale_value=S): return scaler.scale(loss) from "
+                              f"forward_fn and grads = scaler.unscale(grads) before the step of `{code}`")
             if syntax.dotted(node.value) in ("torch.autograd", "autograd"):
                 raise Blocked(f"`{ctx.code(node)}` computes gradients next to `{code}`: mindspore.grad / "
                               "value_and_grad differentiate a function; restructure the step by hand")
             raise Blocked(f"`{ctx.code(node)}`: the training loop reads or writes .grad, which MindSpore "
                           f"parameters do not have; the gradients of `{code}` are the tuple grad_fn returns")
+
+
+def _unscales_by_hand(ctx: FileContext, grad: cst.Attribute) -> bool:
+    """`p.grad /= S`, `p.grad.div_(S)`, `p.grad.data.mul_(1 / S)`."""
+    parent = ctx.parent(grad)
+    if isinstance(parent, cst.Attribute) and parent.attr.value == "data":
+        grad, parent = parent, ctx.parent(parent)
+    if isinstance(parent, cst.AugAssign) and parent.target is grad:
+        return isinstance(parent.operator, (cst.DivideAssign, cst.MultiplyAssign))
+    if isinstance(parent, cst.Attribute) and parent.attr.value in ("div_", "mul_"):
+        return isinstance(ctx.parent(parent), cst.Call)
+    return False
 
 
 def _line(ctx: FileContext, statement: cst.CSTNode) -> str:
