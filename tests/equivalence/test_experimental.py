@@ -62,8 +62,8 @@ NN_KWARGS = {  # the nn pair as the tool writes it for the defaults (rules/optim
 }
 
 
-def run_pair(torch_ctor, ms_ctor, scale):
-    """max |dw| between torch and MindSpore after STEPS steps, and torch's max update."""
+def run_pair(torch_ctor, ms_ctor, scale, steps=STEPS):
+    """max |dw| between torch and MindSpore after `steps` steps, and torch's max update."""
     import torch
 
     ms = H.mindspore_module()
@@ -71,7 +71,7 @@ def run_pair(torch_ctor, ms_ctor, scale):
     shapes = {"w": (4, 3), "b": (3,)}
     init = {k: rng.standard_normal(s).astype(np.float32) for k, s in shapes.items()}
     grads = [{k: (scale * rng.standard_normal(s)).astype(np.float32) for k, s in shapes.items()}
-             for _ in range(STEPS)]
+             for _ in range(steps)]
     tp = [torch.nn.Parameter(torch.tensor(init[k].copy())) for k in shapes]
     mp = [ms.Parameter(ms.Tensor(init[k].copy()), name=k) for k in shapes]
     topt, mopt = torch_ctor(tp), ms_ctor(mp)
@@ -122,6 +122,36 @@ def test_experimental_form_verdict_holds_at_every_scale(cls, form, kwargs):
     measured = all(exact(*r) for r in results.values())
     if form["exact"]:
         assert measured, {s: f"{d:.2g} (update {u:.2g})" for s, (d, u) in results.items()}
+
+
+@pytest.mark.parametrize("cls,form,kwargs", [c for c in form_cases() if c.values[1]["exact"]])
+def test_exact_experimental_form_holds_with_five_times_the_lr_over_30_steps(cls, form, kwargs):
+    """The 8-step verdicts at torch's lr sit near the 1e-6 floor of exact(): a larger lr and more
+    steps make a systematic difference visible (RAdam's float32 rectification, measured)."""
+    import torch
+    import mindspore.experimental.optim as E
+
+    kwargs = {**kwargs, "lr": 5 * kwargs.get("lr", TABLE[cls]["torch_defaults"]["lr"])}
+    for s in (1e-3, 1.0):
+        d, u = run_pair(lambda p: getattr(torch.optim, cls)(p, **kwargs),
+                        lambda p: getattr(E, form["target"])(p, **experimental_kwargs(form, kwargs, cls)), s, steps=30)
+        assert exact(d, u), (s, d, u)
+
+
+def test_experimental_radam_is_inexact_from_its_first_rectified_step():
+    """experimental RAdam's rho_t is float32: at lr 0.05 the first rectified step (step 6) is off
+    by ~2e-6 on a step of ~1e-3 at every gradient scale, so the table marks it inexact."""
+    import torch
+    import mindspore.experimental.optim as E
+
+    def pair(s, steps):
+        return run_pair(lambda p: torch.optim.RAdam(p, lr=0.05), lambda p: E.RAdam(p, lr=0.05), s, steps=steps)
+
+    for s in (1e-3, 1.0):
+        (d5, _), (d6, u6) = pair(s, 5), pair(s, 6)
+        assert d5 <= 1e-7 and d6 > 1e-6, (s, d5, d6, u6)  # exact until the rectification starts
+    assert not exact(*pair(1e-3, 30))  # and, over 30 steps, beyond float32 rounding of the update
+    assert not TABLE["RAdam"]["experimental"][0]["exact"]
 
 
 def test_adam_decoupled_goes_to_adamw_exactly():
@@ -184,6 +214,31 @@ GROUPS = {  # groups with torch keys nn rejects
     "Adam": "[{'params': model.conv.parameters(), 'betas': (0.5, 0.9)}, {'params': model.fc.parameters(), 'eps': 1e-6}]",
     "RMSprop": "[{'params': model.conv.parameters(), 'alpha': 0.9, 'centered': True}, {'params': model.fc.parameters()}]",
     "Adagrad": "[{'params': model.conv.parameters(), 'lr_decay': 0.1}, {'params': model.fc.parameters()}]",
+    # the other seven: per-group keys nn rejects, and a group with its own lr
+    "AdamW": "[{'params': model.conv.parameters(), 'betas': (0.8, 0.99), 'weight_decay': 0.1, 'amsgrad': True}, "
+             "{'params': model.fc.parameters(), 'lr': 0.05, 'eps': 1e-6}]",
+    "Adadelta": "[{'params': model.conv.parameters(), 'rho': 0.8, 'eps': 1e-5}, "
+                "{'params': model.fc.parameters(), 'lr': 0.5, 'weight_decay': 0.01}]",
+    "Adamax": "[{'params': model.conv.parameters(), 'betas': (0.8, 0.99), 'eps': 1e-6}, "
+              "{'params': model.fc.parameters(), 'lr': 0.05, 'weight_decay': 0.01}]",
+    "ASGD": "[{'params': model.conv.parameters(), 'lambd': 1e-3, 'alpha': 0.5, 't0': 2}, "
+            "{'params': model.fc.parameters(), 'lr': 0.05, 'weight_decay': 0.01}]",
+    "NAdam": "[{'params': model.conv.parameters(), 'momentum_decay': 0.01, 'betas': (0.8, 0.99)}, "
+             "{'params': model.fc.parameters(), 'lr': 0.05, 'weight_decay': 0.01, 'eps': 1e-6}]",
+    "RAdam": "[{'params': model.conv.parameters(), 'betas': (0.8, 0.99), 'eps': 1e-6}, "
+             "{'params': model.fc.parameters(), 'lr': 0.05, 'weight_decay': 0.01}]",
+    "Rprop": "[{'params': model.conv.parameters(), 'etas': (0.4, 1.3), 'step_sizes': (1e-5, 10)}, "
+             "{'params': model.fc.parameters(), 'lr': 0.05}]",
+}
+MORE_GROUPS = {  # more keys per class than GROUPS, every group with something of its own
+    "SGD": "[{'params': model.conv.parameters(), 'momentum': 0.9, 'nesterov': True, 'maximize': True}, "
+           "{'params': model.fc.parameters(), 'lr': 0.05, 'momentum': 0.5, 'dampening': 0.1}]",
+    "Adam": "[{'params': model.conv.parameters(), 'betas': (0.5, 0.9), 'amsgrad': True}, "
+            "{'params': model.fc.parameters(), 'eps': 1e-6, 'lr': 0.05, 'weight_decay': 0}]",
+    "RMSprop": "[{'params': model.conv.parameters(), 'alpha': 0.9, 'centered': True, 'momentum': 0.5}, "
+               "{'params': model.fc.parameters(), 'lr': 0.05, 'eps': 1e-6, 'weight_decay': 0.01}]",
+    "Adagrad": "[{'params': model.conv.parameters(), 'lr_decay': 0.1, 'eps': 1e-6}, "
+               "{'params': model.fc.parameters(), 'lr': 0.05, 'initial_accumulator_value': 0.1}]",
 }
 
 
@@ -193,6 +248,91 @@ def test_tool_groups_with_torch_keys_go_experimental_under_auto(cls):
     report.assert_ok()
     assert any(f.code == "MSM108" for f in report.findings)
     assert not any(f.code == "MSM301" for f in report.findings)
+
+
+def _assert_updates_exact(report):
+    """Per step, the verdict tests' criterion (exact()): within float32 rounding of torch's
+    update so far. RAdam's rectified branch (from step 6) carries ~5e-6 relative (its rho_t is
+    computed in float32), which a fixed atol of 2e-6 would call a difference at lr 0.05."""
+    first = report.torch.states[0]
+    moved = 0.0
+    for step, (t, m) in enumerate(zip(report.torch.states, report.mindspore.states)):
+        moved = max(moved, max(float(np.max(np.abs(t[n] - first[n]))) for n in t))
+        diff = max(float(np.max(np.abs(t[n] - m[n]))) for n in t)
+        assert exact(diff, moved), f"step {step}: max |dw| {diff:.3g} against a torch update of {moved:.3g}"
+    assert len(report.mindspore.states) == len(report.torch.states) == 13
+
+
+def _group_sources():
+    for cls in sorted(GROUPS):
+        yield pytest.param(cls, GROUPS[cls], id=cls)
+    for cls in sorted(MORE_GROUPS):
+        yield pytest.param(cls, MORE_GROUPS[cls], id=f"{cls}-more")
+
+
+@pytest.mark.parametrize("scale", (1.0, 1e-3, 1e-4))
+@pytest.mark.parametrize("target", ("auto", "experimental"))
+@pytest.mark.parametrize("cls,groups", list(_group_sources()))
+def test_tool_groups_with_torch_keys_every_class(cls, groups, target, scale):
+    """All 11 classes with per-group keys nn rejects (and a group with its own lr), under auto
+    and experimental, at three gradient scales, 12 steps: groups, weight decay and lr per group
+    compared exactly with torch, parameters per step within float32 rounding of torch's update."""
+    report = tool(call(cls, {"lr": 0.01}, params=groups), target=target, grad_scale=scale,
+                  epochs=2, steps_per_epoch=6, aspects=("params", "weight_decay", "lr"))
+    report.assert_ok()
+    assert "torch.optim" not in report.ms_source and "mindspore.experimental" in report.ms_source
+    form = next(f for f in TABLE[cls]["experimental"] if f["target"] == report.mindspore.optimizer_class)
+    if form["exact"]:
+        _assert_updates_exact(report)
+        assert [f.code for f in report.findings if f.severity != "info"] == [], report.format()
+    else:  # RAdam: measured inexact (float32 rectification), so said so
+        assert [f.code for f in report.findings if f.severity != "info"] == ["MSM101"], report.format()
+    if "'lr'" in groups:  # a group with its own lr: the lrs per group really differ
+        assert len({v for v in report.torch.lrs[0].values()}) == 2
+
+
+# groups the experimental form does not reproduce: a group overrides a key the form depends on
+# (Adam -> AdamW(weight_decay=0.0) decouples a group's weight_decay where torch Adam adds it to
+# the gradient), or sets a torch argument the experimental class silently ignores (NAdam/RAdam
+# have no decoupled_weight_decay and no maximize). Measured: converted as they were, each
+# differs from torch by 1e-2..1e-1 after 12 steps.
+GROUP_TRAPS = {
+    "Adam-group-weight_decay": "torch.optim.Adam([{'params': model.conv.parameters(), 'weight_decay': 0.1}, "
+                               "{'params': model.fc.parameters(), 'lr': 0.05}], lr=0.01)",
+    "Adam-group-not-decoupled": "torch.optim.Adam([{'params': model.conv.parameters(), 'weight_decay': 0.1, "
+                                "'decoupled_weight_decay': False}, {'params': model.fc.parameters()}], lr=0.01, "
+                                "weight_decay=0.1, decoupled_weight_decay=True)",
+    "NAdam-group-decoupled": "torch.optim.NAdam([{'params': model.conv.parameters(), 'decoupled_weight_decay': True, "
+                             "'weight_decay': 0.1}, {'params': model.fc.parameters(), 'lr': 0.05}], lr=0.01)",
+    "NAdam-group-maximize": "torch.optim.NAdam([{'params': model.conv.parameters(), 'maximize': True}, "
+                            "{'params': model.fc.parameters()}], lr=0.01)",
+    "RAdam-group-decoupled": "torch.optim.RAdam([{'params': model.conv.parameters(), 'decoupled_weight_decay': True, "
+                             "'weight_decay': 0.1}, {'params': model.fc.parameters()}], lr=0.01)",
+    "RAdam-group-maximize": "torch.optim.RAdam([{'params': model.conv.parameters(), 'maximize': True}, "
+                            "{'params': model.fc.parameters()}], lr=0.01)",
+    "Adam-add_param_group-later": "import torch\noptimizer = torch.optim.Adam(model.conv.parameters(), lr=0.01)\n"
+                                  "n = 1\n"
+                                  "optimizer.add_param_group({'params': model.fc.parameters(), 'weight_decay': 0.1})",
+    "Adam-groups-appended": "import torch\ngroups = [{'params': model.conv.parameters()}]\n"
+                            "groups.append({'params': model.fc.parameters(), 'weight_decay': 0.1})\n"
+                            "optimizer = torch.optim.Adam(groups, lr=0.01)",
+    "RAdam-add_param_group-folded": "import torch\noptimizer = torch.optim.RAdam(model.conv.parameters(), lr=0.01)\n"
+                                    "optimizer.add_param_group({'params': model.fc.parameters(), 'maximize': True})",
+}
+
+
+@pytest.mark.parametrize("target", ("auto", "experimental"))
+@pytest.mark.parametrize("name", sorted(GROUP_TRAPS))
+def test_tool_groups_the_experimental_form_cannot_carry_are_exact_or_flagged(name, target):
+    src = GROUP_TRAPS[name]
+    report = tool(src, target=target, grad_scale=1e-3, epochs=2, steps_per_epoch=6)
+    line = next(i for i, text in enumerate(report.torch_source.splitlines(), 1) if "torch.optim." in text)
+    flagged = [f for f in report.findings if f.severity in ("warning", "error") and f.line == line
+               and f.code in ("MSM101", "MSM102", "MSM301")]
+    assert flagged or report.ok, report.format()
+    assert "AdamW" not in report.ms_source or report.ok, report.format()
+    if name.startswith(("NAdam", "RAdam")):  # no nn form, no exact experimental one: kept in torch
+        assert "torch.optim." in report.ms_source and [f.code for f in flagged] == ["MSM102"]
 
 
 SCHEDULERS = {
@@ -372,3 +512,20 @@ def test_step_argument_under_auto_is_exact_or_flagged(scheduler, kept):
     if not kept:  # never silent: the optimizer or the scheduler carries a warning or an error
         assert [f for f in result.findings if f.severity in ("error", "warning") and f.line in (2, 3)], \
             [(f.code, f.line) for f in result.findings]
+
+
+@pytest.mark.xfail(strict=True, reason="open bug (issue 12): experimental AdamW.add_param_group after "
+                   "construction raises at the first step (HyperMap length mismatch, measured); the tool "
+                   "must fold the group into the constructor or give up the experimental API")
+@pytest.mark.parametrize("later", (False, True), ids=("right-after", "later"))
+def test_tool_add_param_group_on_an_experimental_optimizer(later):
+    """add_param_group stays on an experimental optimizer; its group's parameters must become
+    MindSpore's too (they stayed `model.fc.parameters()`, torch's spelling, before)."""
+    src = ("import torch\n"
+           "optimizer = torch.optim.AdamW(model.conv.parameters(), lr=0.01)\n"
+           + ("n = 1\n" if later else "")
+           + "optimizer.add_param_group({'params': model.fc.parameters(), 'lr': 0.05, 'betas': (0.8, 0.99)})\n")
+    report = tool(src, target="auto", grad_scale=1e-3, epochs=2, steps_per_epoch=6)
+    assert ".parameters()" not in report.ms_source, report.ms_source
+    report.assert_ok()
+    assert len(report.torch.groups) == 2

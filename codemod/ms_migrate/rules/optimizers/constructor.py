@@ -152,9 +152,11 @@ class OptimizerConstructor(Rule):
             self._torch_api_uses(ctx, migrated)
 
     # ---- no counterpart -------------------------------------------------------------------
-    def _no_counterpart(self, ctx: FileContext, call: cst.Call, cls: str, entry: Dict) -> None:
+    def _no_counterpart(self, ctx: FileContext, call: cst.Call, cls: str, entry: Dict, rejected=()) -> None:
         alternative = entry.get("alternative")
         hint = f"; the exact alternative is {alternative}" if alternative else ""
+        if rejected:  # the experimental form exists, but a group rules it out
+            hint = "; " + "; ".join(rejected)
         ctx.report(
             NO_COUNTERPART, call,
             f"torch.optim.{cls} was left as it is: {entry['inexact']}{hint}", url=entry["url"],
@@ -178,20 +180,20 @@ class OptimizerConstructor(Rule):
         elif choice.api == target.EXPERIMENTAL:
             experimental.convert(ctx, call, cls, entry, choice, bound, hidden, problems, site)
         else:
-            self._convert_nn(ctx, call, cls, entry, bound, hidden, problems, site, added, hoistable)
+            self._convert_nn(ctx, call, cls, entry, bound, hidden, problems, site, added, hoistable, choice)
         return site
 
     def _kept(self, ctx: FileContext, call: cst.Call, cls: str, entry: Dict, choice) -> None:
         ctx.handled.add(call.func)
         if entry["target"] is None and not choice.given_up:
-            self._no_counterpart(ctx, call, cls, entry)
+            self._no_counterpart(ctx, call, cls, entry, choice.rejected)
             return
         why = "; ".join(f"{api}: {reason}" for api, reason in choice.given_up.items())
         ctx.report(KEPT, call, f"torch.optim.{cls} was left as it is, with its schedulers and "
                    f"param_groups uses, so that they keep working together ({why})", url=entry["url"])
 
     def _convert_nn(self, ctx: FileContext, call: cst.Call, cls: str, entry: Dict, bound, hidden, problems,
-                    site: OptimizerSite, added, hoistable) -> None:
+                    site: OptimizerSite, added, hoistable, choice) -> None:
         self._report_binding(ctx, call, cls, entry, hidden, problems)
         plan = _Plan(
             params_index=bound["params"].index if "params" in bound else None,
@@ -203,7 +205,7 @@ class OptimizerConstructor(Rule):
             # after folding: folded groups share the defaults
             self._hoist(ctx, site, bound, self._hoistable(ctx, site, []))
         self._plan_arguments(ctx, call, cls, entry, bound, bool(hidden), plan)
-        self._exactness(ctx, call, cls, entry, bound)
+        self._exactness(ctx, call, cls, entry, bound, choice)
         self._weight_decay(ctx, call, entry, bound, plan, site)
         nn = ctx.imports.ref("mindspore", "nn")
         func = cst.Attribute(value=nn, attr=cst.Name(entry["target"]))
@@ -361,8 +363,8 @@ class OptimizerConstructor(Rule):
             severity=severity, url=entry["url"],
         )
 
-    def _exactness(self, ctx: FileContext, call: cst.Call, cls: str, entry: Dict, bound: Dict[str, _Arg]) -> None:
-        variant = target.variant_for(entry, bound)
+    def _exactness(self, ctx: FileContext, call: cst.Call, cls: str, entry: Dict, bound: Dict[str, _Arg], choice) -> None:
+        variant = choice.candidate
         if variant is not None and variant.get("exact"):
             preset = ", ".join(f"{k}={v!r}" for k, v in variant.get("set", {}).items())
             hint = (f"; for exact updates use mindspore.experimental.optim.{variant['target']}"

@@ -122,6 +122,17 @@ def convert(ctx: FileContext, call: cst.Call, cls: str, entry: Dict, choice, bou
     )
     if not variant.get("exact"):
         ctx.report(C.INEXACT, call, f"torch.optim.{cls} -> {target_text}: {variant['inexact']}", url=entry["url"])
+    if choice.unseen_keys:
+        from ms_migrate.rules.param_groups.groups import SPREAD
+
+        keys = " or ".join(f"{k} (other than {v!r})" for k, v in choice.unseen_keys.items())
+        ctx.report(
+            SPREAD, site.params if site.params is not None else call,
+            f"some parameter groups of torch.optim.{cls} cannot be seen here: {target_text} is exact "
+            f"only if no group sets {keys}, which torch honours per group and "
+            f"mindspore.experimental.optim.{name} {'ignores' if any(k not in variant.get('when', {}) for k in choice.unseen_keys) else 'treats differently'}; "
+            "check the groups", url=entry["url"],
+        )
 
 
 def _drop(ctx: FileContext, entry: Dict, name: str, arg) -> None:

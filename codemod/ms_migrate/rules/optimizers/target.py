@@ -32,6 +32,9 @@ NN, EXPERIMENTAL, TORCH = "nn", "experimental", "torch"
 NN_GROUP_KEYS = ("params", "lr", "weight_decay", "grad_centralization", "order_params")
 # arguments that only change speed: never a reason to change API
 PERFORMANCE_ONLY = {"foreach", "fused", "capturable"}
+# torch arguments that do not change the values an update computes (differentiable only lets
+# autograd record the step)
+NUMERICALLY_INERT = PERFORMANCE_ONLY | {"differentiable"}
 
 
 @dataclass
@@ -40,6 +43,10 @@ class Choice:
     alternatives: List[str]  # the APIs still open after `api`, best first
     variant: Optional[Dict] = None  # the experimental form (rules/optimizers.json), if any
     reasons: List[str] = field(default_factory=list)  # why experimental rather than nn
+    # keys a group the tool cannot see must leave alone for the experimental form to be exact
+    unseen_keys: Dict[str, object] = field(default_factory=dict)
+    rejected: List[str] = field(default_factory=list)  # experimental forms a group ruled out
+    candidate: Optional[Dict] = None  # the experimental form the call allows, chosen or not
     given_up: Dict[str, str] = field(default_factory=dict)  # api -> why (earlier passes)
 
 
@@ -50,16 +57,108 @@ def argument_value(bound, name: str, entry: Dict):
     return entry["torch_defaults"].get(name, syntax.MISSING)
 
 
-def variant_for(entry: Dict, bound, hidden: bool = False) -> Optional[Dict]:
+def variant_for(entry: Dict, bound, hidden: bool = False, groups: Optional["GroupView"] = None,
+                rejected: Optional[List[str]] = None) -> Optional[Dict]:
     """The first experimental form of the class whose `when` the call provably satisfies (with
-    arguments hidden in *args/**kwargs, an absent argument proves nothing)."""
+    arguments hidden in *args/**kwargs, an absent argument proves nothing), and that every group
+    the optimizer gets (`groups`, when known) lets through: a group overrides the constructor in
+    torch, so a group setting a `when` key to another value, or a torch argument the
+    experimental class does not take (it ignores such a key silently, measured), rules the form
+    out. Why each form was ruled out by a group goes to `rejected`."""
     for variant in entry.get("experimental", ()):
         when = variant.get("when", {})
         if hidden and (when or variant.get("set")):
             continue
-        if all(_is(argument_value(bound, name, entry), want) for name, want in when.items()):
-            return variant
+        if not all(_is(argument_value(bound, name, entry), want) for name, want in when.items()):
+            continue
+        why = groups.conflict(entry, variant) if groups is not None else None
+        if why:
+            if rejected is not None:
+                rejected.append(f"mindspore.experimental.optim.{variant['target']} would not be exact: {why}")
+            continue
+        return variant
     return None
+
+
+def risky_keys(entry: Dict, variant: Dict) -> Dict[str, object]:
+    """Group keys the experimental form cannot carry unless a group leaves them alone: its `when`
+    keys (-> the value they need) and torch arguments the experimental class lacks (-> torch's
+    default, the only value it reproduces)."""
+    from ms_migrate.core import tables
+
+    accepted = tables.experimental_classes()[variant["target"]]["defaults"]
+    out: Dict[str, object] = dict(variant.get("when", {}))
+    for name, default in entry["torch_defaults"].items():
+        if name not in accepted and name not in out and name not in NUMERICALLY_INERT:
+            out[name] = default
+    return out
+
+
+@dataclass
+class GroupView:
+    """The groups an optimizer gets, as far as they can be seen: the group dicts of its params
+    argument, the add_param_group groups, and whether any group may hide from the tool (groups
+    built where it cannot follow, a ** spread, a non-literal key, an add_param_group argument
+    that is not a dict literal)."""
+
+    dicts: List[cst.BaseExpression]
+    complete: bool
+
+    def conflict(self, entry: Dict, variant: Dict) -> Optional[str]:
+        """Why a seen group rules the experimental form out (None: none does)."""
+        risky = risky_keys(entry, variant)
+        for group in self.dicts:
+            for _, key, value in P.group_keys(group):
+                if key not in risky:
+                    continue
+                literal = syntax.literal_value(value)
+                if literal is syntax.MISSING or not syntax.same_value(literal, risky[key]):
+                    shown = "a value the tool cannot read" if literal is syntax.MISSING else repr(literal)
+                    if key in variant.get("when", {}):
+                        return (f"a group sets {key!r} to {shown}, and this form is exact only with "
+                                f"{key}={risky[key]!r} in every group")
+                    return (f"a group sets {key!r} to {shown}, which mindspore.experimental.optim."
+                            f"{variant['target']} does not take (it ignores the key)")
+        return None
+
+    def unseen(self, entry: Dict, variant: Dict) -> Dict[str, object]:
+        """The keys a group the tool cannot see would have to leave alone (empty: all seen)."""
+        return {} if self.complete else risky_keys(entry, variant)
+
+
+def group_view(ctx, site, added) -> GroupView:
+    """What target choice needs to know about the groups (read only)."""
+    dicts = []
+    complete = True
+    if site.kind == P.GROUPS:
+        dicts.extend(site.groups)
+        complete = site.groups_complete
+    elif site.kind != P.TENSORS:
+        complete = False  # it may hold groups
+    for _, call in added:
+        dicts.append(call.args[0].value)
+    folded = {call for _, call in added}
+    if site.target is not None:
+        for use in ctx.uses_of(site.target):
+            attribute = ctx.parent(use)
+            if not (isinstance(attribute, cst.Attribute) and attribute.value is use
+                    and attribute.attr.value == "add_param_group"):
+                continue
+            call = ctx.parent(attribute)
+            if call in folded:
+                continue
+            arg = call.args[0].value if isinstance(call, cst.Call) and len(call.args) == 1 \
+                and not call.args[0].star and not call.args[0].keyword else None
+            if arg is not None and (isinstance(arg, cst.Dict) or P.is_dict_call(arg)):
+                dicts.append(arg)
+            else:
+                complete = False
+    for group in dicts:
+        if not (isinstance(group, cst.Dict) or P.is_dict_call(group)):
+            complete = False
+        elif any(key is None or key == "" for _, key, _ in P.group_keys(group)):
+            complete = False
+    return GroupView(dicts, complete)
 
 
 def _is(value, want) -> bool:
@@ -97,7 +196,9 @@ def nn_problems(ctx, cls: str, entry: Dict, bound, site, added, hoistable) -> Li
 
 def choose(ctx, call: cst.Call, cls: str, entry: Dict, bound, site, added, hoistable) -> Choice:
     wanted = ctx.options.target
-    variant = variant_for(entry, bound, site.hidden)
+    groups = group_view(ctx, site, added)
+    rejected: List[str] = []
+    variant = variant_for(entry, bound, site.hidden, groups, rejected)
     has_nn = entry["target"] is not None
     reasons: List[str] = []
     if wanted == NN:
@@ -118,4 +219,7 @@ def choose(ctx, call: cst.Call, cls: str, entry: Dict, bound, site, added, hoist
     api = open_apis[0]
     if api == EXPERIMENTAL and not reasons:
         reasons = [f"{a} could not carry it: {why}" for a, why in given_up.items()]
-    return Choice(api, open_apis[1:], variant if api == EXPERIMENTAL else None, reasons, dict(given_up))
+    chosen = variant if api == EXPERIMENTAL else None
+    return Choice(api, open_apis[1:], chosen, reasons, given_up=dict(given_up),
+                  unseen_keys=groups.unseen(entry, chosen) if chosen else {}, rejected=rejected,
+                  candidate=variant)
