@@ -200,6 +200,17 @@ REBINDINGS = [
     "if TYPE_CHECKING:\n    from torch.optim import Optimizer\ndef f(o: Optimizer) -> 'Optimizer':\n    return o\n",
     "x = optim.SGD(p)\nfrom torch import optim\ny = optim.SGD(p)\n",
     "import torch\nf(torch=1)\nx.torch.optim.SGD(p)\n@torch.no_grad()\ndef g(): pass\n",
+    # one package name bound by several `import torch[.sub]` (distributed_test.py's header)
+    "import torch\nimport torch.cuda\ntorch.optim.SGD(p)\ntorch.cuda.amp.GradScaler()\ntorch.cudax.y\ntorch\n",
+    "import torch.cuda\ntorch.optim.SGD(p)\nimport torch\ntorch.optim.Adam(p)\n",
+    "import torch.optim\nimport torch.optim.lr_scheduler\ntorch.optim.lr_scheduler.StepLR(o, 1)\ntorch.nn.X\n",
+    "import torch, torch.nn as nn, torch.optim\nnn.Linear(1, 2)\ntorch.optim.SGD(p)\n",
+    "import torch\ndef f():\n    import torch.cuda\n    return torch.optim.SGD(p)\ntorch.optim.Adam(p)\n",
+    "import torch\nimport torch.cuda as torch\ntorch.optim.SGD(p)\n",
+    "import torch\nif x:\n    import torch.optim\nelse:\n    torch = None\ntorch.optim.SGD(p)\n",
+    # chains through calls: the scope analysis names them by their text without the calls
+    "import torch\nx = torch.randn(3).cuda(0)\ntorch.optim.SGD(m.parameters(), lr=1).step()\n"
+    "torch.optim.lr_scheduler.StepLR(torch.optim.SGD(p), 1).get_last_lr()[0].item()\n",
 ]
 
 

@@ -10,7 +10,6 @@ import libcst as cst
 from libcst.metadata import (
     Assignment,
     MetadataWrapper,
-    PositionProvider,
     QualifiedNameSource,
     ScopeProvider,
 )
@@ -20,6 +19,7 @@ from ms_migrate.core.edits import Edits
 from ms_migrate.core.options import DEFAULT, Options
 from ms_migrate.core.findings import Check, Finding, make_finding
 from ms_migrate.core import imports
+from ms_migrate.core import positions
 from ms_migrate.core import prescan
 from ms_migrate.core import syntax
 from ms_migrate.core import tables
@@ -36,7 +36,7 @@ class _Index(cst.CSTVisitor):
         self.references: List[cst.BaseExpression] = []  # outermost Name/Attribute chains
         self.names: Set[str] = set()
         self.tracked_roots: Set[str] = set()  # names bound by imports from TRACKED_PACKAGES
-        self.imported_at: Dict[str, int] = {}  # name -> how many nodes came before its import
+        self.imported_at: Dict[str, int] = {}  # name -> how many nodes came before its last import
         self._inner: Set[cst.CSTNode] = set()
         self.parents: Dict[cst.CSTNode, cst.CSTNode] = {}
         self.children: Dict[cst.CSTNode, List[cst.CSTNode]] = {}  # in LibCST's order
@@ -77,7 +77,7 @@ class _Index(cst.CSTVisitor):
     def _bind(self, alias: cst.ImportAlias, imported: str) -> None:
         bound = (alias.evaluated_alias or alias.evaluated_name).split(".")[0]
         self.names.add(bound)
-        self.imported_at.setdefault(bound, self._seen)
+        self.imported_at[bound] = self._seen  # the last: a read after every import of the name
         if _tracked(imported):
             self.tracked_roots.add(bound)
 
@@ -138,8 +138,8 @@ class Analysis:
                 isinstance(parent, cst.Arg) and parent.keyword is node):
             return set()  # an attribute's or a keyword's name (`x.optim`, `f(torch=1)`): no scope
         root = node
-        while isinstance(root, cst.Attribute):
-            root = root.value
+        while isinstance(root, (cst.Attribute, cst.Call)):  # the scope analysis reads through calls
+            root = root.value if isinstance(root, cst.Attribute) else root.func
         if not isinstance(root, cst.Name) or root.value not in self.single_imports:
             return None
         if self.order.get(node, -1) < self.imported_at.get(root.value, 1 << 62):
@@ -152,7 +152,7 @@ class Analysis:
     @property
     def positions(self):
         if self._positions is None:
-            self._positions = self.wrapper.resolve(PositionProvider)
+            self._positions = positions.Positions(self.module)  # PositionProvider's answers
         return self._positions
 
     @property

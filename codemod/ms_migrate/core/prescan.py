@@ -202,7 +202,8 @@ def _bound_names(tree: ast.AST) -> Optional[Counter]:
 def _module_scope_imports(tree: ast.Module) -> Iterable[Tuple[str, str]]:
     """(bound name, what `name.rest` then stands for the prefix of) for the imports in module
     scope (also under if/try/with/for/while/match there), in the plain spellings: `import x`,
-    `import a.b as x`, `from m import n [as x]`. (`import a.b` without `as` is left out.)"""
+    `import a.b as x`, `from m import n [as x]`, and `import a.b` (which binds `a` to the
+    package `a`: `a.rest` is then `a.rest`, as the scope analysis also answers)."""
     stack: List[ast.AST] = list(tree.body)
     while stack:
         node = stack.pop()
@@ -210,8 +211,9 @@ def _module_scope_imports(tree: ast.Module) -> Iterable[Tuple[str, str]]:
             for alias in node.names:
                 if alias.asname:
                     yield alias.asname, alias.name
-                elif "." not in alias.name:
-                    yield alias.name, alias.name
+                else:
+                    root = alias.name.split(".")[0]
+                    yield root, root
         elif isinstance(node, ast.ImportFrom):
             if node.module and not node.level:
                 for alias in node.names:
@@ -225,12 +227,20 @@ def _module_scope_imports(tree: ast.Module) -> Iterable[Tuple[str, str]]:
 
 def single_imports(tree: ast.Module) -> Dict[str, str]:
     """Names of torch/transformers/diffusers imports bound once in the file (module scope, plain
-    spellings), with the dotted target a reference `name.rest` stands for (+ `.rest`)."""
+    spellings), with the dotted target a reference `name.rest` stands for (+ `.rest`). A package
+    name that several `import torch[.sub]` in module scope bind, and nothing else, counts as
+    bound once: each binds it to the same package."""
     counts = _bound_names(tree)
     if counts is None:
         return {}
-    return {name: target for name, target in _module_scope_imports(tree)
-            if counts[name] == 1 and target.split(".")[0] in PACKAGES}
+    found: Dict[str, Set[str]] = {}
+    seen: Counter = Counter()
+    for name, target in _module_scope_imports(tree):
+        found.setdefault(name, set()).add(target)
+        seen[name] += 1
+    return {name: next(iter(targets)) for name, targets in found.items()
+            if counts[name] == seen[name] and next(iter(targets)).split(".")[0] in PACKAGES
+            and (seen[name] == 1 or targets == {name})}
 
 
 def _tracked(dotted: str) -> bool:
