@@ -208,6 +208,11 @@ REBINDINGS = [
     "import torch\ndef f():\n    import torch.cuda\n    return torch.optim.SGD(p)\ntorch.optim.Adam(p)\n",
     "import torch\nimport torch.cuda as torch\ntorch.optim.SGD(p)\n",
     "import torch\nif x:\n    import torch.optim\nelse:\n    torch = None\ntorch.optim.SGD(p)\n",
+    "import torch\ndef f():\n    torch.optim.SGD(p)\n    import torch\n    return torch.optim.Adam(p)\n"
+    "class C:\n    import torch.nn\n    x = torch.optim.SGD\n",
+    "torch.optim.SGD(p)\ndef f():\n    import torch\n    return torch.optim.Adam(p)\nimport torch\n",
+    "def f():\n    import torch\n    return torch.optim.Adam(p)\n",
+    "import torch\ndef f():\n    import torch as t\n    return torch.optim.Adam(p)\n",
     # chains through calls: the scope analysis names them by their text without the calls
     "import torch\nx = torch.randn(3).cuda(0)\ntorch.optim.SGD(m.parameters(), lr=1).step()\n"
     "torch.optim.lr_scheduler.StepLR(torch.optim.SGD(p), 1).get_last_lr()[0].item()\n",

@@ -18,6 +18,7 @@ from libcst.metadata.scope_provider import Scope
 from ms_migrate.core.edits import Edits
 from ms_migrate.core.options import DEFAULT, Options
 from ms_migrate.core.findings import Check, Finding, make_finding
+from ms_migrate.core import bindings
 from ms_migrate.core import imports
 from ms_migrate.core import positions
 from ms_migrate.core import prescan
@@ -28,6 +29,9 @@ from ms_migrate.core import tables
 TRACKED_PACKAGES = prescan.PACKAGES  # a reference rooted elsewhere is never looked up
 
 
+_SCOPE_NODES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+
+
 class _Index(cst.CSTVisitor):
     """One walk that lists what the rules look for, so that no rule walks the tree again."""
 
@@ -36,7 +40,15 @@ class _Index(cst.CSTVisitor):
         self.references: List[cst.BaseExpression] = []  # outermost Name/Attribute chains
         self.names: Set[str] = set()
         self.tracked_roots: Set[str] = set()  # names bound by imports from TRACKED_PACKAGES
-        self.imported_at: Dict[str, int] = {}  # name -> how many nodes came before its last import
+        self.imported_at: Dict[str, int] = {}  # name -> nodes before its last module-scope import
+        self.by_value: Dict[str, List[cst.Name]] = {}  # every Name node walked, by its text
+        self.strings: List[cst.SimpleString] = []  # in source order
+        self.declared: Set[str] = set()  # names in `global` / `nonlocal` statements
+        self.imported: Set[str] = set()  # names any import binds
+        self.import_count: Counter = Counter()  # name -> how many import aliases bind it
+        self.imported_roots: Set[str] = set()  # first part of every module an import names
+        self.imports: List[cst.CSTNode] = []  # every Import / ImportFrom, in source order
+        self.functions: Set[str] = set()  # names of the functions the file defines
         self._inner: Set[cst.CSTNode] = set()
         self.parents: Dict[cst.CSTNode, cst.CSTNode] = {}
         self.children: Dict[cst.CSTNode, List[cst.CSTNode]] = {}  # in LibCST's order
@@ -60,12 +72,16 @@ class _Index(cst.CSTVisitor):
         self._stack.pop()
 
     def visit_Import(self, node: cst.Import) -> bool:
+        self.imports.append(node)
         for alias in node.names:
             self._bind(alias, alias.evaluated_name)
         return False
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        self.imports.append(node)
         module = cst.helpers.get_full_name_for_node(node.module) if node.module else ""
+        if not node.relative:
+            self.imported_roots.add((module or "").split(".")[0])
         if isinstance(node.names, cst.ImportStar):
             if _tracked(module or ""):
                 self.tracked_roots.add("*")
@@ -77,7 +93,11 @@ class _Index(cst.CSTVisitor):
     def _bind(self, alias: cst.ImportAlias, imported: str) -> None:
         bound = (alias.evaluated_alias or alias.evaluated_name).split(".")[0]
         self.names.add(bound)
-        self.imported_at[bound] = self._seen  # the last: a read after every import of the name
+        self.imported.add(bound)
+        self.import_count[bound] += 1
+        self.imported_roots.add(imported.split(".")[0])
+        if not any(isinstance(n, _SCOPE_NODES) for n in self._stack):
+            self.imported_at[bound] = self._seen  # the last module-scope import of the name
         if _tracked(imported):
             self.tracked_roots.add(bound)
 
@@ -89,8 +109,21 @@ class _Index(cst.CSTVisitor):
             self.references.append(node)
         self._inner.add(node.value)
 
+    def visit_SimpleString(self, node: cst.SimpleString) -> None:
+        self.strings.append(node)
+
+    def visit_Global(self, node: cst.Global) -> None:
+        self.declared.update(item.name.value for item in node.names)
+
+    def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
+        self.declared.update(item.name.value for item in node.names)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.functions.add(node.name.value)
+
     def visit_Name(self, node: cst.Name) -> None:
         self.names.add(node.value)
+        self.by_value.setdefault(node.value, []).append(node)
         if node not in self._inner:
             self.references.append(node)
 
@@ -118,8 +151,17 @@ class Analysis:
         self.names_in_use = index.names
         self.tracked_roots = index.tracked_roots
         self.imported_at = index.imported_at
+        self.by_value = index.by_value
+        self.strings = index.strings
+        self.declared = index.declared
+        self.imported = index.imported
+        self.import_count = index.import_count
+        self.imported_roots = index.imported_roots
+        self.imports = index.imports
+        self.functions = index.functions
         self._positions = None
         self._order: Optional[Dict[cst.CSTNode, int]] = None
+        self._string_orders: Optional[List[int]] = None
 
     @property
     def scopes(self):
@@ -154,6 +196,14 @@ class Analysis:
         if self._positions is None:
             self._positions = positions.Positions(self.module)  # PositionProvider's answers
         return self._positions
+
+    @property
+    def string_orders(self) -> List[int]:
+        """The source order of each of `strings` (ascending)."""
+        if self._string_orders is None:
+            order = self.order
+            self._string_orders = [order[s] for s in self.strings]
+        return self._string_orders
 
     @property
     def order(self) -> Dict[cst.CSTNode, int]:
@@ -218,6 +268,11 @@ class FileContext:
         imported = self.analysis.imported_names(node)
         if imported is not None:
             return imported
+        root = node
+        while isinstance(root, (cst.Attribute, cst.Call)):
+            root = root.value if isinstance(root, cst.Attribute) else root.func
+        if isinstance(root, cst.Name) and root.value not in self.analysis.imported:
+            return set()  # no import binds the name: no imported name (`model.parameters`)
         scope = self.scopes.get(node)
         if scope is None:
             return set()
@@ -352,6 +407,10 @@ class FileContext:
         an attribute target (`self.optimizer = ...`, which has no scope entry), the same dotted
         chain wherever it appears."""
         if isinstance(target, cst.Name):
+            reads = bindings.reads_of(self.analysis, target)  # without the scope analysis
+            if reads is not None:
+                yield from reads
+                return
             assignment = self.assignment_of(target)
             for access in assignment.references if assignment is not None else ():
                 yield access.node

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 import libcst as cst
 from libcst.metadata import GlobalScope, ImportAssignment
 
+from ms_migrate.core import bindings
 from ms_migrate.core import tables
 
 if TYPE_CHECKING:
@@ -75,6 +76,8 @@ class ImportPlanner:
 
     def _existing(self, dotted: str) -> Optional[str]:
         """Find a global import binding `dotted` or one of its parents, never rebound anywhere."""
+        if dotted.split(".")[0] not in self.ctx.analysis.imported_roots:
+            return None  # no import names that package (no scope analysis needed to know)
         scope = self._global_scope()
         if scope is None:
             return None
@@ -174,10 +177,29 @@ class ImportPlanner:
                 leading_lines=[cst.EmptyLine(), *n.leading_lines]) if hasattr(n, "leading_lines") else n)
 
     def _remove_unused_torch_imports(self) -> None:
+        if not self.ctx.consumed:
+            return  # nothing was migrated: every import is still used as it was
+        candidates = [(node, alias) for node in self.ctx.analysis.imports
+                      if not isinstance(node.names, cst.ImportStar) for alias in node.names
+                      if _is_torch_optim_alias(node, alias) or _is_factory_alias(node, alias)]
+        if not candidates:
+            return
+        dead: Dict[cst.CSTNode, List[cst.ImportAlias]] = {}
+        fast = [(node, alias, bindings.import_reads(self.ctx.analysis, _bound(alias)))
+                for node, alias in candidates]
+        if all(refs is not None for _, _, refs in fast):  # answered without the scope analysis
+            for node, alias, refs in fast:
+                if refs and all(ref in self.ctx.consumed for ref in refs):
+                    dead.setdefault(node, []).append(alias)
+        else:
+            self._dead_imports(dead)
+        self._remove_dead(dead)
+
+    def _dead_imports(self, dead: Dict[cst.CSTNode, List[cst.ImportAlias]]) -> None:
+        """The torch.optim / factory aliases of module-scope imports every use of which went."""
         scope = self._global_scope()
         if scope is None:
             return
-        dead: Dict[cst.CSTNode, List[cst.ImportAlias]] = {}
         for assignment in scope.assignments:
             if not isinstance(assignment, ImportAssignment):
                 continue
@@ -188,6 +210,8 @@ class ImportPlanner:
             refs = [access.node for access in assignment.references]
             if refs and all(ref in self.ctx.consumed for ref in refs):
                 dead.setdefault(node, []).append(alias)
+
+    def _remove_dead(self, dead: Dict[cst.CSTNode, List[cst.ImportAlias]]) -> None:
         for node, aliases in dead.items():
             statement = self.ctx.statement_of(node)
             remaining = [a for a in node.names if a not in aliases]
@@ -254,6 +278,11 @@ class _Rename(cst.CSTTransformer):
     def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.Name:
         new = self.renames.get(updated.value)
         return updated.with_changes(value=new) if new else updated
+
+
+def _bound(alias: cst.ImportAlias) -> str:
+    """The name an alias binds (`import a.b` binds `a`)."""
+    return (alias.evaluated_alias or alias.evaluated_name).split(".")[0]
 
 
 def _alias_for(node: cst.CSTNode, bound: str) -> Optional[cst.ImportAlias]:

@@ -228,8 +228,8 @@ def _module_scope_imports(tree: ast.Module) -> Iterable[Tuple[str, str]]:
 def single_imports(tree: ast.Module) -> Dict[str, str]:
     """Names of torch/transformers/diffusers imports bound once in the file (module scope, plain
     spellings), with the dotted target a reference `name.rest` stands for (+ `.rest`). A package
-    name that several `import torch[.sub]` in module scope bind, and nothing else, counts as
-    bound once: each binds it to the same package."""
+    name that several `import torch[.sub]` bind (one at least in module scope, others maybe in
+    functions), and nothing else, counts as bound once: each binds it to the same package."""
     counts = _bound_names(tree)
     if counts is None:
         return {}
@@ -238,9 +238,17 @@ def single_imports(tree: ast.Module) -> Dict[str, str]:
     for name, target in _module_scope_imports(tree):
         found.setdefault(name, set()).add(target)
         seen[name] += 1
+    # `import torch` again inside a function binds the same package: what every read answers
+    package_imports: Counter = Counter()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname is None:
+                    package_imports[alias.name.split(".")[0]] += 1
     return {name: next(iter(targets)) for name, targets in found.items()
-            if counts[name] == seen[name] and next(iter(targets)).split(".")[0] in PACKAGES
-            and (seen[name] == 1 or targets == {name})}
+            if next(iter(targets)).split(".")[0] in PACKAGES
+            and ((counts[name] == seen[name] == 1)
+                 or (targets == {name} and counts[name] == package_imports[name]))}
 
 
 def _tracked(dotted: str) -> bool:

@@ -310,6 +310,8 @@ class OptimizerConstructor(Rule):
         block = ctx.parent(statement)
         if not isinstance(target, cst.Name) or not isinstance(block, (cst.Module, cst.IndentedBlock)):
             return []
+        if "add_param_group" not in ctx.names_in_use:
+            return []  # (no such attribute in the file: the uses need not be looked up)
         body = list(block.body)
         uses = sorted(ctx.uses_of(target), key=ctx.source_order)
         position = body.index(statement)

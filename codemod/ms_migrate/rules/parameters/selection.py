@@ -82,7 +82,8 @@ class ParameterSelection(Rule):
     def run(self, ctx: FileContext) -> None:
         self.ctx = ctx
         migrated = [site for site in ctx.optimizer_sites if site.api != "torch"]  # torch: left as it is
-        self.optimizer_scopes = {ctx.scope(site.call) for site in migrated}
+        # nodes whose scopes feed an optimizer (scopes looked up only for a named_parameters call)
+        self.optimizer_scope_nodes = [site.call for site in migrated]
         self.done: Set[cst.CSTNode] = set()
         for site in migrated:
             for source in ([site.params] if site.params is not None else []) + site.extra_groups:
@@ -142,7 +143,7 @@ class ParameterSelection(Rule):
             for arg in node.args:
                 self._feed(arg.value, depth + 1)
             for returned in P.helper_returns(ctx, node):  # params=get_groups(model)
-                self.optimizer_scopes.add(ctx.scope(returned))  # its selections feed an optimizer
+                self.optimizer_scope_nodes.append(returned)  # its selections feed an optimizer
                 self._feed(returned, depth + 1)
         elif isinstance(node, (cst.ListComp, cst.GeneratorExp)) and _requires_grad_comprehension(node):
             source = node.for_in.iter
@@ -166,7 +167,7 @@ class ParameterSelection(Rule):
     def _named(self, call: cst.Call) -> None:
         ctx = self.ctx
         parent = ctx.parent(call)
-        selecting = ctx.scope(call) in self.optimizer_scopes
+        selecting = ctx.scope(call) in {ctx.scope(n) for n in self.optimizer_scope_nodes}
         if isinstance(parent, cst.CompFor) and parent.iter is call:
             if selecting and self._comprehension(parent, call):
                 return
@@ -383,8 +384,8 @@ def _shown(ctx: FileContext, write: cst.CSTNode) -> str:
 def _added_groups(ctx: FileContext, site) -> List[cst.BaseExpression]:
     """The arguments of `opt.add_param_group(...)` calls on the optimizer's own variable."""
     out = []
-    if site.target is None:
-        return out
+    if site.target is None or "add_param_group" not in ctx.names_in_use:
+        return out  # (no such attribute in the file: the uses need not be looked up)
     for use in ctx.uses_of(site.target):
         attribute = ctx.parent(use)
         if isinstance(attribute, cst.Attribute) and attribute.value is use and attribute.attr.value == "add_param_group":

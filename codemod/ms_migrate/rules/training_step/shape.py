@@ -19,7 +19,7 @@ from typing import List, Optional
 
 import libcst as cst
 
-from ms_migrate.core import syntax
+from ms_migrate.core import bindings, syntax
 from ms_migrate.core.context import FileContext
 from ms_migrate.rules.training_step import clipping, loss_scaling
 from ms_migrate.rules.training_step.uses import Use
@@ -494,6 +494,13 @@ def _accumulator_start(ctx: FileContext, step: Step) -> None:
 def _check_bound_before(ctx: FileContext, step: Step) -> None:
     """grad_fn is built before the loop: the optimizer must exist there."""
     if step.anchor is None or not isinstance(step.optimizer, cst.Name):
+        return
+    known = bindings.binding_lines_in_scope(ctx, step.optimizer)  # without the scope analysis
+    if known is not None:
+        anchor_line = ctx.start(step.anchor).line
+        if any(ctx.start(n).line >= anchor_line for n in known):
+            raise Blocked(f"{step.optimizer.value} is (re)built inside the training loop; "
+                          "grad_fn = mindspore.value_and_grad(...) needs it before the loop")
         return
     scope = ctx.scope(step.optimizer)
     if scope is None:

@@ -67,8 +67,8 @@ def optimizer_uses(ctx: FileContext, sites) -> Dict[cst.CSTNode, Use]:
 
 def local_function(ctx: FileContext, func: cst.BaseExpression) -> Optional[cst.FunctionDef]:
     """The module-level or nested function of this file a plain-name call calls."""
-    if not isinstance(func, cst.Name):
-        return None
+    if not isinstance(func, cst.Name) or func.value not in ctx.analysis.functions:
+        return None  # (no def of that name in the file: no scope lookup needed)
     scope = ctx.scope(func)
     if scope is None:
         return None
