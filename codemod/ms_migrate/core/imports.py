@@ -134,7 +134,8 @@ class ImportPlanner:
             taken.add(new)
             renames[local] = new
             self._added[(mod, name)] = new
-        self.ctx.edits.replace(self.ctx.module, lambda m: m.visit(_Rename(renames)))
+        original = self.ctx.parents  # (the file's own nodes: an untouched subtree is skipped)
+        self.ctx.edits.replace(self.ctx.module, lambda m: m.visit(_Rename(renames, original)))
 
     def _add_imports(self) -> None:
         module = self.ctx.module
@@ -257,11 +258,17 @@ def _keep_layout(node: cst.CSTNode, remaining: List[cst.ImportAlias]) -> cst.CST
 
 
 class _Rename(cst.CSTTransformer):
-    """Rename our own Name references (never attribute or keyword names, never imports)."""
+    """Rename our own Name references (never attribute or keyword names, never imports). A
+    subtree of the original file that no edit touched holds none (the plain names were free in
+    the file): it is not walked."""
 
-    def __init__(self, renames: Dict[str, str]) -> None:
+    def __init__(self, renames: Dict[str, str], original=()) -> None:
         super().__init__()
         self.renames = renames
+        self.original = original
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        return node not in self.original and super().on_visit(node)
 
     def visit_Import(self, node: cst.Import) -> bool:
         return False
