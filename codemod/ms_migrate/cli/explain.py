@@ -166,8 +166,11 @@ EXPLANATIONS: Dict[str, Tuple[str, str, str]] = {
     "MSM304": (
         "optimizer.add_param_group({'params': head.parameters()})  # later, conditionally",
         "(unchanged)",
-        "Groups must be given at construction in MindSpore: build the full group list before "
-        "the optimizer.",
+        "Groups must be given at construction in MindSpore (mindspore.nn has no add_param_group; "
+        "mindspore.experimental.optim's raises at the first step, measured), so the tool folds "
+        "the call into the constructor when nothing between them uses the optimizer or what the "
+        "group reads. Otherwise (a step, a scheduler or a param_groups read first, a condition, a "
+        "helper) build the full group list before the optimizer.",
     ),
     "MSM401": (
         "scheduler = optim.lr_scheduler.ReduceLROnPlateau(optimizer)",
