@@ -609,3 +609,46 @@ def test_tool_add_param_group_that_cannot_be_folded_is_never_experimental(name, 
         assert "MSM109" in codes, result.findings
     else:
         assert "nn.AdamWeightDecay" in result.code and "MSM304" in codes, result.findings
+
+
+# ---- scheduler methods the experimental classes lack ------------------------------------------
+
+def test_experimental_schedulers_have_no_state_dict():
+    """Measured (MindSpore 2.10): mindspore.experimental.optim.lr_scheduler classes have step and
+    get_last_lr but no state_dict/load_state_dict, which torch's have (the tool flags their uses)."""
+    import mindspore.experimental.optim as eo
+    import torch
+    from mindspore import nn as ms_nn
+
+    from ms_migrate.rules.schedulers.experimental import TORCH_ONLY_METHODS
+
+    o = eo.SGD(ms_nn.Dense(2, 1).trainable_params(), lr=0.1)
+    t = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    for ours, theirs in ((eo.lr_scheduler.StepLR(o, 2), torch.optim.lr_scheduler.StepLR(t, 2)),
+                         (eo.lr_scheduler.LambdaLR(o, lambda e: 1.0), torch.optim.lr_scheduler.LambdaLR(t, lambda e: 1.0)),
+                         (eo.lr_scheduler.ReduceLROnPlateau(o), torch.optim.lr_scheduler.ReduceLROnPlateau(t))):
+        for method in TORCH_ONLY_METHODS:
+            assert hasattr(theirs, method) and not hasattr(ours, method), (type(ours).__name__, method)
+        assert hasattr(ours, "step") and hasattr(ours, "get_last_lr")
+
+
+def test_tool_flags_state_dict_of_an_experimental_scheduler():
+    """The imagenet layout under auto: optimizer and StepLR go experimental together (no torch
+    scheduler around a MindSpore optimizer), the schedule is exact, and the scheduler's
+    state_dict/load_state_dict, which would raise AttributeError, are flagged MSM402."""
+    src = ("import torch\nloader = [None] * 3\n"
+           "optimizer = torch.optim.SGD(model.parameters(), 0.1, momentum=0.9, weight_decay=1e-4)\n"
+           "scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.1)\n"
+           "if resume:\n    scheduler.load_state_dict(checkpoint['scheduler'])\n"
+           "for epoch in range(4):\n    for x in loader:\n        optimizer.step()\n    scheduler.step()\n"
+           "    state = {'scheduler': scheduler.state_dict()}\n")
+    result = H.migrate(src, options=_options("auto"))
+    assert "torch.optim" not in result.code and "lr_scheduler.StepLR(optimizer" in result.code, result.code
+    flagged = sorted((f.line, f.code) for f in result.findings if f.code.startswith("MSM4"))
+    assert flagged == [(6, "MSM402"), (11, "MSM402")], result.findings  # (the bare step: MSM501)
+    runnable = src.replace("if resume:\n    scheduler.load_state_dict(checkpoint['scheduler'])\n", "") \
+                  .replace("    state = {'scheduler': scheduler.state_dict()}\n", "")
+    # without those two lines auto would choose nn and a list; the experimental pair is exact
+    report = tool(runnable, target="experimental", epochs=4, steps_per_epoch=3, scheduler_step="epoch")
+    report.assert_ok()
+    assert "lr_scheduler.StepLR(optimizer" in report.ms_source, report.ms_source

@@ -183,7 +183,10 @@ EXPLANATIONS: Dict[str, Tuple[str, str, str]] = {
         "torch.save(scheduler.state_dict(), path)",
         "(unchanged)",
         "The scheduler was converted into an lr list and no longer exists: remove or replace "
-        "this use (the step count lives in the optimizer's global_step).",
+        "this use (the step count lives in the optimizer's global_step). On an experimental "
+        "scheduler (mindspore.experimental.optim.lr_scheduler), state_dict() and "
+        "load_state_dict() do not exist (AttributeError, measured): save what the schedule needs "
+        "(e.g. the epoch reached) and step a new scheduler to it after loading.",
     ),
     "MSM403": (
         "optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=100)",

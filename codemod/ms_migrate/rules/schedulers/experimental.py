@@ -38,6 +38,12 @@ from ms_migrate.rules.optimizers.experimental import optim_module
 from ms_migrate.rules.schedulers.formulas import RELATIVE, Unsupported
 
 
+# torch scheduler methods mindspore.experimental.optim.lr_scheduler classes do not have
+# (MindSpore 2.10, measured: StepLR, LambdaLR, SequentialLR and ReduceLROnPlateau have step and
+# get_last_lr, the first two get_lr too; none has state_dict or load_state_dict)
+TORCH_ONLY_METHODS = ("state_dict", "load_state_dict")
+
+
 def check(ctx: FileContext, calls: List[cst.Call], names: List[str]) -> None:
     """Raise Unsupported when a scheduler (or a composite's child) has no experimental class."""
     table = tables.load("schedulers")
