@@ -155,7 +155,12 @@ EXPLANATIONS: Dict[str, Tuple[str, str, str]] = {
     "MSM302": (
         "optim.SGD([{'params': a, **extra}], lr=0.1)",
         "nn.SGD([{'params': a, **extra}], learning_rate=0.1)",
-        "The spread group keys could not be checked: make sure they are keys MindSpore accepts.",
+        "The spread group keys could not be checked: make sure they are keys MindSpore accepts. "
+        "Under the experimental target (or auto choosing it), MSM302 also marks an optimizer some "
+        "of whose groups the tool cannot see (built in a helper, spread, non-literal keys): the "
+        "experimental form is exact only if no group sets the keys the message names (e.g. "
+        "weight_decay for torch Adam written as experimental AdamW(weight_decay=0.0), maximize or "
+        "decoupled_weight_decay, which experimental NAdam/RAdam ignore); check the groups.",
     ),
     "MSM303": (
         "for g in optimizer.param_groups: g['momentum'] = 0.5",

@@ -50,7 +50,7 @@ UNSUPPORTED_KEY = Check(
 )
 SPREAD = Check(
     "MSM302", "group-keys-hidden",
-    "A **spread in a parameter group hides its keys from the check.", WARNING, GROUPS_URL,
+    "Group keys hidden from the check: a **spread in a group, or (experimental target) groups the tool cannot see.", WARNING, GROUPS_URL,
 )
 PARAM_GROUPS = Check(
     "MSM303", "param-groups-access",
