@@ -652,3 +652,55 @@ def test_tool_flags_state_dict_of_an_experimental_scheduler():
     report = tool(runnable, target="experimental", epochs=4, steps_per_epoch=3, scheduler_step="epoch")
     report.assert_ok()
     assert "lr_scheduler.StepLR(optimizer" in report.ms_source, report.ms_source
+
+
+# ---- OneCycleLR / ChainedScheduler on experimental: an exact LambdaLR ---------------------------
+
+AS_LAMBDA = {
+    # values read once at construction: max_lr changes after it, torch keeps the first value
+    "OneCycleLR-names": ("import torch\nloader = [None] * 3\nargs_lr = 0.05\nepochs = 4\n"
+                         "optimizer = torch.optim.AdamW(model.parameters(), lr=args_lr)\n"
+                         "scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args_lr * 4, epochs=epochs, "
+                         "steps_per_epoch=len(loader), cycle_momentum=False, div_factor=10.0)\n"
+                         "args_lr = 1.0\n"),
+    "OneCycleLR-groups": ("import torch\nloader = [None] * 3\n"
+                          "optimizer = torch.optim.AdamW([{'params': model.conv.parameters(), 'weight_decay': 0.0}, "
+                          "{'params': model.fc.parameters()}], lr=0.01)\n"
+                          "scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, 0.1, total_steps=12, "
+                          "anneal_strategy='linear', cycle_momentum=False, three_phase=False)\n"),
+    "Chained-groups-own-lr": ("import torch\nloader = [None] * 3\n"
+                              "optimizer = torch.optim.RMSprop([{'params': model.conv.parameters(), 'lr': 0.05}, "
+                              "{'params': model.fc.parameters()}], lr=0.01)\n"
+                              "scheduler = torch.optim.lr_scheduler.ChainedScheduler([\n"
+                              "    torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=0.1, total_iters=4),\n"
+                              "    torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.8)])\n"),
+}
+
+
+@pytest.mark.parametrize("per", ("epoch", "iteration"))
+@pytest.mark.parametrize("name", sorted(AS_LAMBDA))
+def test_tool_schedulers_experimental_lacks_become_an_exact_lambdalr(name, per):
+    step = "        scheduler.step()\n" if per == "iteration" else "    scheduler.step()\n"
+    src = AS_LAMBDA[name] + "for epoch in range(4):\n    for x in loader:\n        optimizer.step()\n" + step
+    report = tool(src, target="auto", epochs=4, steps_per_epoch=3, scheduler_step=per, grad_scale=1e-2)
+    assert "lr_scheduler.LambdaLR(optimizer, lambda" in report.ms_source and "torch.optim" not in report.ms_source, \
+        report.ms_source
+    report.assert_ok()
+    _assert_updates_exact(report)
+    assert [f.code for f in report.findings if f.severity != "info" and f.code != "MSM501"] == [], report.format()
+    lrs = [v for step_lrs in report.torch.lrs for v in step_lrs.values()]
+    assert len({round(v, 12) for v in lrs}) > 3  # the lr really moved
+
+
+def test_experimental_lambdalr_passes_a_parameter():
+    """Why the LambdaLR formula reads int(step): mindspore.experimental's LambdaLR calls the lambda
+    with its count as an int32 Parameter (measured), so arithmetic on it runs in float32."""
+    import mindspore.experimental.optim as eo
+    from mindspore import nn as ms_nn
+
+    seen = []
+    o = eo.SGD(ms_nn.Dense(2, 1).trainable_params(), lr=0.1)
+    scheduler = eo.lr_scheduler.LambdaLR(o, lambda e: (seen.append(e), 1.0)[1])
+    scheduler.step()
+    assert seen and all(not isinstance(e, int) for e in seen)
+    assert [int(e) for e in seen][-1] == 1

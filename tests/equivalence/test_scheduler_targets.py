@@ -1,7 +1,8 @@
 """Every torch scheduler class the tool knows, under every target (issue 12): exact or flagged.
 
-For each class of rules/schedulers.json (OneCycleLR, CyclicLR and ChainedScheduler included,
-which mindspore.experimental.optim.lr_scheduler lacks or only partly has), on an optimizer nn
+For each class of rules/schedulers.json (OneCycleLR and ChainedScheduler included, which
+mindspore.experimental.optim.lr_scheduler lacks: an experimental LambdaLR; CyclicLR, whose
+experimental class has no momentum arguments), on an optimizer nn
 converts exactly (SGD with momentum) and one it does not (Adam: experimental under auto),
 stepped per epoch and per iteration, under --target nn, auto and experimental, the tool's output
 runs against torch on the twin network:

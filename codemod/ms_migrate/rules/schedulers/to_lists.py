@@ -148,6 +148,25 @@ class Schedulers(Rule):
         names = [_scheduler_kind(self.ctx, c)[0] for c in calls]
         if name in COMPOSITES and len(calls) == 1:
             raise formulas.Unsupported(f"the schedulers {name} composes are not constructions visible here")
+        if name in experimental.AS_LAMBDA:  # the module lacks it: an exact LambdaLR
+            if name == "ChainedScheduler":
+                args, optimizer, _ = _bind_chained(call)
+                children = [(c, n, _bind(c, _scheduler_kind(self.ctx, c)[1])[0]) for c, n in zip(calls[1:], names[1:])]
+                wrapped = [_bind(c, _scheduler_kind(self.ctx, c)[1])[1] for c in calls[1:]]
+                names_wrapped = {o.value for o in wrapped}
+                if len(names_wrapped) != 1 or (optimizer is not None and not (
+                        isinstance(optimizer, cst.Name) and optimizer.value in names_wrapped)):
+                    raise formulas.Unsupported("its schedulers wrap different optimizers")
+                optimizer = wrapped[0]
+            else:
+                args, optimizer, _ = _bind(call, entry)
+                children = []
+            site = _site_of(self.ctx, optimizer, self.ctx.optimizer_sites)
+            if self.per_optimizer.get(_binding(self.ctx, optimizer), 0) > 1:
+                raise formulas.Unsupported(f"several schedulers drive {optimizer.value}")
+            experimental.convert_as_lambda(self.ctx, call, name, args, children, optimizer, site, MOMENTUM)
+            self._experimental_uses(call, name)
+            return
         experimental.check(self.ctx, calls, names)
         experimental.convert(self.ctx, calls, names, MOMENTUM, None)
         self._experimental_uses(call, name)
