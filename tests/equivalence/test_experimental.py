@@ -704,3 +704,22 @@ def test_experimental_lambdalr_passes_a_parameter():
     scheduler.step()
     assert seen and all(not isinstance(e, int) for e in seen)
     assert [int(e) for e in seen][-1] == 1
+
+
+@pytest.mark.parametrize("per", ("epoch", "iteration"))
+@pytest.mark.parametrize("expr", ("LambdaLR(optimizer, lambda e: warm[min(e, 3)] * 0.9 ** e)",
+                                  "LambdaLR(optimizer, lr_lambda=schedule)",
+                                  "MultiplicativeLR(optimizer, lambda e: factors[e % 3])"))
+def test_tool_lr_lambda_gets_an_int_count_on_experimental(expr, per):
+    """Without int(step) the experimental class hands the lambda an int32 Parameter: indexing a
+    list with it raises ValueError (measured), arithmetic runs in float32."""
+    step = "        scheduler.step()\n" if per == "iteration" else "    scheduler.step()\n"
+    src = ("import torch\nloader = [None] * 3\nwarm = [0.1, 0.4, 0.7, 1.0]\nfactors = [0.9, 1.0, 0.8]\n"
+           "def schedule(e):\n    return warm[e] if e < 4 else 0.5 ** (e - 3)\n"
+           "optimizer = torch.optim.RMSprop(model.parameters(), lr=0.05)\n"
+           f"scheduler = torch.optim.lr_scheduler.{expr}\n"
+           "for epoch in range(4):\n    for x in loader:\n        optimizer.step()\n" + step)
+    report = tool(src, target="auto", epochs=4, steps_per_epoch=3, scheduler_step=per, grad_scale=1e-2)
+    assert "fn(int(step))" in report.ms_source and "torch.optim" not in report.ms_source, report.ms_source
+    report.assert_ok()
+    assert len({round(v, 12) for lrs in report.torch.lrs for v in lrs.values()}) > 2

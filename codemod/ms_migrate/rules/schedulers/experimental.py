@@ -126,6 +126,8 @@ def convert(ctx: FileContext, calls: List[cst.Call], names: List[str], momentum_
             args = [a for a in updated.args if not (a.keyword is not None and a.keyword.value in dropped)]
             if args and len(args) < len(updated.args):
                 args[-1] = args[-1].with_changes(comma=updated.args[-1].comma)
+            if name in COUNTED:
+                args = [_int_count(a) if _is_lr_lambda(a, i) else a for i, a in enumerate(args)]
             return updated.with_changes(func=func, args=args)
 
         optim_module(ctx)  # plan the import now
@@ -133,6 +135,29 @@ def convert(ctx: FileContext, calls: List[cst.Call], names: List[str], momentum_
         ctx.consume(call.func)
         ctx.handled.add(call.func)
         ctx.convert("MSM400")
+
+
+# The experimental LambdaLR and MultiplicativeLR call lr_lambda with their count as an int32
+# MindSpore Parameter, where torch passes an int (measured): `warmup[e]` raises ValueError and
+# arithmetic runs in float32. So the function gets int(count), as in torch:
+#   LambdaLR(opt, f)  ->  LambdaLR(opt, lambda step, fn=f: fn(int(step)))
+# (fn bound once, when the scheduler is built, as torch stores it; a list gets one per group)
+COUNTED = ("LambdaLR", "MultiplicativeLR")
+_WRAP = "lambda step, fn=FN: fn(int(step))"
+
+
+def _is_lr_lambda(arg: cst.Arg, index: int) -> bool:
+    return (arg.keyword.value == "lr_lambda") if arg.keyword is not None else index == 1
+
+
+def _int_count(arg: cst.Arg) -> cst.Arg:
+    value = arg.value
+    if isinstance(value, (cst.List, cst.Tuple)):
+        wrapped = value.with_changes(elements=[e.with_changes(value=syntax.fill(_WRAP, FN=e.value))
+                                               for e in value.elements])
+    else:
+        wrapped = syntax.fill(_WRAP, FN=value)
+    return arg.with_changes(value=wrapped)
 
 
 # transformers/diffusers factories are torch LambdaLRs: the same lambda (their formula, values
@@ -166,6 +191,8 @@ def convert_factory(ctx: FileContext, call: cst.Call, kind: str, args: Dict[str,
     if unknown:
         raise Unsupported(f"its arguments {', '.join(sorted(unknown))} are not converted")
     lam = syntax.fill(template, **values)
+    # the count arrives as an int32 Parameter (see COUNTED): the formula reads int(step)
+    lam = lam.with_changes(body=syntax.fill_names(lam.body, {"step": syntax.fill("int(step)")}))
     module = optim_module(ctx)
 
     def render(updated: cst.Call) -> cst.Call:
