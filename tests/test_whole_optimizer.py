@@ -92,4 +92,6 @@ def test_imagenet_layout_migrates_whole_under_auto():
     assert "optim.SGD(" in result.code and "optim.lr_scheduler.StepLR(optimizer" in result.code
     assert "scheduler.step()" in result.code
     codes = {f.code for f in result.findings}
-    assert "MSM108" in codes and not codes & {"MSM401", "MSM402", "MSM109"}
+    assert "MSM108" in codes and not codes & {"MSM401", "MSM109"}
+    # the experimental StepLR has no load_state_dict (AttributeError, measured): flagged there
+    assert [(f.code, "load_state_dict" in f.message) for f in result.findings if f.code == "MSM402"] == [("MSM402", True)]

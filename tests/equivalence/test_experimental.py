@@ -514,18 +514,212 @@ def test_step_argument_under_auto_is_exact_or_flagged(scheduler, kept):
             [(f.code, f.line) for f in result.findings]
 
 
-@pytest.mark.xfail(strict=True, reason="open bug (issue 12): experimental AdamW.add_param_group after "
-                   "construction raises at the first step (HyperMap length mismatch, measured); the tool "
-                   "must fold the group into the constructor or give up the experimental API")
-@pytest.mark.parametrize("later", (False, True), ids=("right-after", "later"))
-def test_tool_add_param_group_on_an_experimental_optimizer(later):
-    """add_param_group stays on an experimental optimizer; its group's parameters must become
-    MindSpore's too (they stayed `model.fc.parameters()`, torch's spelling, before)."""
-    src = ("import torch\n"
-           "optimizer = torch.optim.AdamW(model.conv.parameters(), lr=0.01)\n"
-           + ("n = 1\n" if later else "")
-           + "optimizer.add_param_group({'params': model.fc.parameters(), 'lr': 0.05, 'betas': (0.8, 0.99)})\n")
-    report = tool(src, target="auto", grad_scale=1e-3, epochs=2, steps_per_epoch=6)
-    assert ".parameters()" not in report.ms_source, report.ms_source
+# add_param_group on mindspore.experimental.optim: measured on all 11 classes (MindSpore 2.10),
+# called right after the construction, before any step: the first step raises "The tuples in
+# HyperMap should have the same length" (the optimizer's state, e.g. exp_avg, is cloned from the
+# parameters in __init__, so a group added later has none). The tool folds the call into the
+# constructor where it provably can, and otherwise does not choose the experimental API.
+def test_experimental_add_param_group_raises_at_the_first_step():
+    ms = H.mindspore_module()
+    import mindspore.experimental.optim as E
+
+    for name in CLASSES:
+        net = ms.nn.SequentialCell(ms.nn.Dense(3, 3), ms.nn.Dense(3, 2))
+        first, second = net[0].trainable_params(), net[1].trainable_params()
+        optimizer = getattr(E, name)(first, **({"lr": 0.01} if name == "SGD" else {}))
+        optimizer.add_param_group({"params": second})
+        grad_fn = ms.value_and_grad(lambda x: net(x).sum(), None, optimizer.parameters)
+        _, grads = grad_fn(ms.Tensor(np.ones((2, 3), np.float32)))
+        with pytest.raises(RuntimeError, match="HyperMap"):
+            optimizer(grads)
+
+
+ADD_GROUP = "optimizer.add_param_group({'params': model.fc.parameters(), 'lr': 0.05, 'betas': (0.8, 0.99)})"
+ADD_GROUP_FOLDED = {  # the call moves into the constructor: exact, nothing flagged
+    "right-after": f"import torch\noptimizer = torch.optim.AdamW(model.conv.parameters(), lr=0.01)\n{ADD_GROUP}\n",
+    "later": f"import torch\noptimizer = torch.optim.AdamW(model.conv.parameters(), lr=0.01)\nn = 1\n"
+             f"print('built')\n# the head\n{ADD_GROUP}  # its own lr\n",
+    "in-a-function": ("import torch\ndef build(model):\n"
+                      "    optimizer = torch.optim.AdamW(model.conv.parameters(), lr=0.01, weight_decay=0.1)\n"
+                      f"    {ADD_GROUP}\n    return optimizer\noptimizer = build(model)\n"),
+    "in-an-if": ("import torch\nif True:\n    optimizer = torch.optim.AdamW(model.conv.parameters(), lr=0.01)\n"
+                 f"    {ADD_GROUP}\n"),
+    "before-a-scheduler": (f"import torch\noptimizer = torch.optim.AdamW(model.conv.parameters(), lr=0.01)\n{ADD_GROUP}\n"
+                           "scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)\n"),
+    "two-calls": ("import torch\noptimizer = torch.optim.AdamW([{'params': model.conv.weight}], lr=0.01, amsgrad=True)\n"
+                  "optimizer.add_param_group({'params': model.conv.bias, 'weight_decay': 0.0})\n"
+                  f"{ADD_GROUP}\n"),
+}
+
+
+@pytest.mark.parametrize("target", ("auto", "experimental"))
+@pytest.mark.parametrize("name", sorted(ADD_GROUP_FOLDED))
+def test_tool_add_param_group_on_an_experimental_optimizer(name, target):
+    """The group joins the constructor's list (the constructor's params become the first group,
+    its keyword arguments the defaults) and the call goes: exact, the comments kept."""
+    src = ADD_GROUP_FOLDED[name]
+    stepped = "scheduler" in src
+    report = tool(src, target=target, grad_scale=1e-3, epochs=3, steps_per_epoch=4,
+                  **({"scheduler_step": "epoch"} if stepped else {}))
+    assert "add_param_group" not in report.ms_source and ".parameters()" not in report.ms_source, report.ms_source
+    assert "optim.AdamW([" in report.ms_source and "torch.optim" not in report.ms_source, report.ms_source
+    for comment in ("# the head", "# its own lr"):
+        assert (comment in src) == (comment in report.ms_source), report.ms_source
     report.assert_ok()
-    assert len(report.torch.groups) == 2
+    _assert_updates_exact(report)
+    assert [f.code for f in report.findings if f.severity != "info"] == [], report.format()
+    assert len(report.torch.groups) == (3 if name == "two-calls" else 2)
+
+
+ADD_GROUP_NOT_FOLDED = {  # something between uses the optimizer, or the call is conditional
+    "after-a-step": f"import torch\noptimizer = torch.optim.AdamW(model.conv.parameters(), lr=0.01)\n"
+                    f"optimizer.zero_grad()\n{ADD_GROUP}\n",
+    "after-a-scheduler": (f"import torch\noptimizer = torch.optim.AdamW(model.conv.parameters(), lr=0.01)\n"
+                          "scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)\n"
+                          f"{ADD_GROUP}\n"),
+    "after-a-param_groups-read": (f"import torch\noptimizer = torch.optim.AdamW(model.conv.parameters(), lr=0.01)\n"
+                                  "base = optimizer.param_groups[0]['lr']\n"
+                                  + ADD_GROUP.replace("0.05", "base * 5") + "\n"),
+    "conditional": (f"import torch\noptimizer = torch.optim.AdamW(model.conv.parameters(), lr=0.01)\n"
+                    f"if model is not None:\n    {ADD_GROUP}\n"),
+    "after-a-call": (f"import torch\noptimizer = torch.optim.AdamW(model.conv.parameters(), lr=0.01)\n"
+                     f"setup()\n{ADD_GROUP}\n"),
+    "group-reads-a-later-name": (f"import torch\noptimizer = torch.optim.AdamW(model.conv.parameters(), lr=0.01)\n"
+                                 "head_lr = 0.05\n" + ADD_GROUP.replace("0.05", "head_lr") + "\n"),
+    "through-a-helper": ("import torch\ndef add_head(opt):\n    " + ADD_GROUP.replace("optimizer.", "opt.") + "\n"
+                         "optimizer = torch.optim.AdamW(model.conv.parameters(), lr=0.01)\nadd_head(optimizer)\n"),
+    "NAdam-later": ("import torch\noptimizer = torch.optim.NAdam(model.conv.parameters(), lr=0.01)\n"
+                    f"optimizer.zero_grad()\n{ADD_GROUP}\n"),
+}
+
+
+@pytest.mark.parametrize("target", ("auto", "experimental"))
+@pytest.mark.parametrize("name", sorted(ADD_GROUP_NOT_FOLDED))
+def test_tool_add_param_group_that_cannot_be_folded_is_never_experimental(name, target):
+    """No experimental optimizer with an add_param_group left (it would raise): nn with its
+    findings (the add_param_group flagged MSM304), or torch with MSM102 when nn has no form."""
+    src = ADD_GROUP_NOT_FOLDED[name]
+    result = H.migrate(src, options=_options(target))
+    assert "mindspore.experimental" not in result.code, result.code
+    codes = {f.code for f in result.findings if f.severity == "error" or (f.code == "MSM304" and "helper" in name)}
+    if name.startswith("NAdam"):  # no nn form, no exact experimental one that takes the group
+        assert "torch.optim.NAdam" in result.code and "MSM102" in codes, result.findings
+        assert any("add_param_group" in f.message for f in result.findings if f.code == "MSM102")
+    elif "torch.optim.AdamW(" in result.code:  # kept whole in torch (with its scheduler or helper), said so
+        assert "MSM109" in codes, result.findings
+    else:
+        assert "nn.AdamWeightDecay" in result.code and "MSM304" in codes, result.findings
+
+
+# ---- scheduler methods the experimental classes lack ------------------------------------------
+
+def test_experimental_schedulers_have_no_state_dict():
+    """Measured (MindSpore 2.10): mindspore.experimental.optim.lr_scheduler classes have step and
+    get_last_lr but no state_dict/load_state_dict, which torch's have (the tool flags their uses)."""
+    import mindspore.experimental.optim as eo
+    import torch
+    from mindspore import nn as ms_nn
+
+    from ms_migrate.rules.schedulers.experimental import TORCH_ONLY_METHODS
+
+    o = eo.SGD(ms_nn.Dense(2, 1).trainable_params(), lr=0.1)
+    t = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    for ours, theirs in ((eo.lr_scheduler.StepLR(o, 2), torch.optim.lr_scheduler.StepLR(t, 2)),
+                         (eo.lr_scheduler.LambdaLR(o, lambda e: 1.0), torch.optim.lr_scheduler.LambdaLR(t, lambda e: 1.0)),
+                         (eo.lr_scheduler.ReduceLROnPlateau(o), torch.optim.lr_scheduler.ReduceLROnPlateau(t))):
+        for method in TORCH_ONLY_METHODS:
+            assert hasattr(theirs, method) and not hasattr(ours, method), (type(ours).__name__, method)
+        assert hasattr(ours, "step") and hasattr(ours, "get_last_lr")
+
+
+def test_tool_flags_state_dict_of_an_experimental_scheduler():
+    """The imagenet layout under auto: optimizer and StepLR go experimental together (no torch
+    scheduler around a MindSpore optimizer), the schedule is exact, and the scheduler's
+    state_dict/load_state_dict, which would raise AttributeError, are flagged MSM402."""
+    src = ("import torch\nloader = [None] * 3\n"
+           "optimizer = torch.optim.SGD(model.parameters(), 0.1, momentum=0.9, weight_decay=1e-4)\n"
+           "scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.1)\n"
+           "if resume:\n    scheduler.load_state_dict(checkpoint['scheduler'])\n"
+           "for epoch in range(4):\n    for x in loader:\n        optimizer.step()\n    scheduler.step()\n"
+           "    state = {'scheduler': scheduler.state_dict()}\n")
+    result = H.migrate(src, options=_options("auto"))
+    assert "torch.optim" not in result.code and "lr_scheduler.StepLR(optimizer" in result.code, result.code
+    flagged = sorted((f.line, f.code) for f in result.findings if f.code.startswith("MSM4"))
+    assert flagged == [(6, "MSM402"), (11, "MSM402")], result.findings  # (the bare step: MSM501)
+    runnable = src.replace("if resume:\n    scheduler.load_state_dict(checkpoint['scheduler'])\n", "") \
+                  .replace("    state = {'scheduler': scheduler.state_dict()}\n", "")
+    # without those two lines auto would choose nn and a list; the experimental pair is exact
+    report = tool(runnable, target="experimental", epochs=4, steps_per_epoch=3, scheduler_step="epoch")
+    report.assert_ok()
+    assert "lr_scheduler.StepLR(optimizer" in report.ms_source, report.ms_source
+
+
+# ---- OneCycleLR / ChainedScheduler on experimental: an exact LambdaLR ---------------------------
+
+AS_LAMBDA = {
+    # values read once at construction: max_lr changes after it, torch keeps the first value
+    "OneCycleLR-names": ("import torch\nloader = [None] * 3\nargs_lr = 0.05\nepochs = 4\n"
+                         "optimizer = torch.optim.AdamW(model.parameters(), lr=args_lr)\n"
+                         "scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args_lr * 4, epochs=epochs, "
+                         "steps_per_epoch=len(loader), cycle_momentum=False, div_factor=10.0)\n"
+                         "args_lr = 1.0\n"),
+    "OneCycleLR-groups": ("import torch\nloader = [None] * 3\n"
+                          "optimizer = torch.optim.AdamW([{'params': model.conv.parameters(), 'weight_decay': 0.0}, "
+                          "{'params': model.fc.parameters()}], lr=0.01)\n"
+                          "scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, 0.1, total_steps=12, "
+                          "anneal_strategy='linear', cycle_momentum=False, three_phase=False)\n"),
+    "Chained-groups-own-lr": ("import torch\nloader = [None] * 3\n"
+                              "optimizer = torch.optim.RMSprop([{'params': model.conv.parameters(), 'lr': 0.05}, "
+                              "{'params': model.fc.parameters()}], lr=0.01)\n"
+                              "scheduler = torch.optim.lr_scheduler.ChainedScheduler([\n"
+                              "    torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=0.1, total_iters=4),\n"
+                              "    torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.8)])\n"),
+}
+
+
+@pytest.mark.parametrize("per", ("epoch", "iteration"))
+@pytest.mark.parametrize("name", sorted(AS_LAMBDA))
+def test_tool_schedulers_experimental_lacks_become_an_exact_lambdalr(name, per):
+    step = "        scheduler.step()\n" if per == "iteration" else "    scheduler.step()\n"
+    src = AS_LAMBDA[name] + "for epoch in range(4):\n    for x in loader:\n        optimizer.step()\n" + step
+    report = tool(src, target="auto", epochs=4, steps_per_epoch=3, scheduler_step=per, grad_scale=1e-2)
+    assert "lr_scheduler.LambdaLR(optimizer, lambda" in report.ms_source and "torch.optim" not in report.ms_source, \
+        report.ms_source
+    report.assert_ok()
+    _assert_updates_exact(report)
+    assert [f.code for f in report.findings if f.severity != "info" and f.code != "MSM501"] == [], report.format()
+    lrs = [v for step_lrs in report.torch.lrs for v in step_lrs.values()]
+    assert len({round(v, 12) for v in lrs}) > 3  # the lr really moved
+
+
+def test_experimental_lambdalr_passes_a_parameter():
+    """Why the LambdaLR formula reads int(step): mindspore.experimental's LambdaLR calls the lambda
+    with its count as an int32 Parameter (measured), so arithmetic on it runs in float32."""
+    import mindspore.experimental.optim as eo
+    from mindspore import nn as ms_nn
+
+    seen = []
+    o = eo.SGD(ms_nn.Dense(2, 1).trainable_params(), lr=0.1)
+    scheduler = eo.lr_scheduler.LambdaLR(o, lambda e: (seen.append(e), 1.0)[1])
+    scheduler.step()
+    assert seen and all(not isinstance(e, int) for e in seen)
+    assert [int(e) for e in seen][-1] == 1
+
+
+@pytest.mark.parametrize("per", ("epoch", "iteration"))
+@pytest.mark.parametrize("expr", ("LambdaLR(optimizer, lambda e: warm[min(e, 3)] * 0.9 ** e)",
+                                  "LambdaLR(optimizer, lr_lambda=schedule)",
+                                  "MultiplicativeLR(optimizer, lambda e: factors[e % 3])"))
+def test_tool_lr_lambda_gets_an_int_count_on_experimental(expr, per):
+    """Without int(step) the experimental class hands the lambda an int32 Parameter: indexing a
+    list with it raises ValueError (measured), arithmetic runs in float32."""
+    step = "        scheduler.step()\n" if per == "iteration" else "    scheduler.step()\n"
+    src = ("import torch\nloader = [None] * 3\nwarm = [0.1, 0.4, 0.7, 1.0]\nfactors = [0.9, 1.0, 0.8]\n"
+           "def schedule(e):\n    return warm[e] if e < 4 else 0.5 ** (e - 3)\n"
+           "optimizer = torch.optim.RMSprop(model.parameters(), lr=0.05)\n"
+           f"scheduler = torch.optim.lr_scheduler.{expr}\n"
+           "for epoch in range(4):\n    for x in loader:\n        optimizer.step()\n" + step)
+    report = tool(src, target="auto", epochs=4, steps_per_epoch=3, scheduler_step=per, grad_scale=1e-2)
+    assert "fn(int(step))" in report.ms_source and "torch.optim" not in report.ms_source, report.ms_source
+    report.assert_ok()
+    assert len({round(v, 12) for lrs in report.torch.lrs for v in lrs.values()}) > 2

@@ -155,7 +155,12 @@ EXPLANATIONS: Dict[str, Tuple[str, str, str]] = {
     "MSM302": (
         "optim.SGD([{'params': a, **extra}], lr=0.1)",
         "nn.SGD([{'params': a, **extra}], learning_rate=0.1)",
-        "The spread group keys could not be checked: make sure they are keys MindSpore accepts.",
+        "The spread group keys could not be checked: make sure they are keys MindSpore accepts. "
+        "Under the experimental target (or auto choosing it), MSM302 also marks an optimizer some "
+        "of whose groups the tool cannot see (built in a helper, spread, non-literal keys): the "
+        "experimental form is exact only if no group sets the keys the message names (e.g. "
+        "weight_decay for torch Adam written as experimental AdamW(weight_decay=0.0), maximize or "
+        "decoupled_weight_decay, which experimental NAdam/RAdam ignore); check the groups.",
     ),
     "MSM303": (
         "for g in optimizer.param_groups: g['momentum'] = 0.5",
@@ -166,8 +171,11 @@ EXPLANATIONS: Dict[str, Tuple[str, str, str]] = {
     "MSM304": (
         "optimizer.add_param_group({'params': head.parameters()})  # later, conditionally",
         "(unchanged)",
-        "Groups must be given at construction in MindSpore: build the full group list before "
-        "the optimizer.",
+        "Groups must be given at construction in MindSpore (mindspore.nn has no add_param_group; "
+        "mindspore.experimental.optim's raises at the first step, measured), so the tool folds "
+        "the call into the constructor when nothing between them uses the optimizer or what the "
+        "group reads. Otherwise (a step, a scheduler or a param_groups read first, a condition, a "
+        "helper) build the full group list before the optimizer.",
     ),
     "MSM401": (
         "scheduler = optim.lr_scheduler.ReduceLROnPlateau(optimizer)",
@@ -180,7 +188,10 @@ EXPLANATIONS: Dict[str, Tuple[str, str, str]] = {
         "torch.save(scheduler.state_dict(), path)",
         "(unchanged)",
         "The scheduler was converted into an lr list and no longer exists: remove or replace "
-        "this use (the step count lives in the optimizer's global_step).",
+        "this use (the step count lives in the optimizer's global_step). On an experimental "
+        "scheduler (mindspore.experimental.optim.lr_scheduler), state_dict() and "
+        "load_state_dict() do not exist (AttributeError, measured): save what the schedule needs "
+        "(e.g. the epoch reached) and step a new scheduler to it after loading.",
     ),
     "MSM403": (
         "optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=100)",

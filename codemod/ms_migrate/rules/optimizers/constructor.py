@@ -178,6 +178,9 @@ class OptimizerConstructor(Rule):
         if choice.api == target.TORCH:
             self._kept(ctx, call, cls, entry, choice)
         elif choice.api == target.EXPERIMENTAL:
+            # its add_param_group raises at the first step (measured): target.choose ruled the
+            # API out unless every such call folds into the constructor's group list
+            self._fold_added_groups(ctx, site, added)
             experimental.convert(ctx, call, cls, entry, choice, bound, hidden, problems, site)
         else:
             self._convert_nn(ctx, call, cls, entry, bound, hidden, problems, site, added, hoistable, choice)
@@ -303,8 +306,10 @@ class OptimizerConstructor(Rule):
             site.hoisted_keys.update(key_nodes)
 
     def _added_groups(self, ctx: FileContext, site: OptimizerSite) -> list:
-        """`opt.add_param_group(g)` statements right after the construction (same block, no
-        other use of `opt` in between): (statement, call) pairs. Read only."""
+        """`opt.add_param_group(g)` statements after the construction in the same block that can
+        move into the constructor: between the construction and each of them, only statements
+        that provably neither use `opt` nor touch what the group reads (see _independent):
+        (statement, call) pairs. Read only."""
         target = site.target
         statement = ctx.statement_of(site.call)
         block = ctx.parent(statement)
@@ -313,16 +318,29 @@ class OptimizerConstructor(Rule):
         if "add_param_group" not in ctx.names_in_use:
             return []  # (no such attribute in the file: the uses need not be looked up)
         body = list(block.body)
-        uses = sorted(ctx.uses_of(target), key=ctx.source_order)
-        position = body.index(statement)
-        folded = []
-        for use in uses:
-            following = body[position + 1] if position + 1 < len(body) else None
+        calls = {}  # block statement -> the add_param_group call it is
+        using = set()  # block statements holding another use of the optimizer
+        for use in ctx.uses_of(target):
             call = _added_group(ctx, use)
-            if call is None or following is None or ctx.statement_of(call) is not following:
+            holder = ctx.child_of(block, use)
+            if call is not None and ctx.statement_of(call) is holder:
+                calls[holder] = call
+            elif holder is not None:
+                using.add(holder)
+        folded = []
+        between: List[cst.CSTNode] = []
+        for following in body[body.index(statement) + 1:]:
+            call = calls.get(following)
+            if call is not None and following not in using:
+                group = call.args[0].value
+                names = {name.value for name in syntax.read_names(group)}
+                if target.value in names or any(not _independent(s, names) for s in between):
+                    break
+                folded.append((following, call))
+                continue
+            if following in using or not _independent(following, set()):
                 break
-            folded.append((following, call))
-            position += 1
+            between.append(following)
         return folded
 
     def _fold_added_groups(self, ctx: FileContext, site: OptimizerSite, folded: list) -> None:
@@ -436,6 +454,33 @@ def _same_expression(ctx: FileContext, a: cst.BaseExpression, b: cst.BaseExpress
     if left is not syntax.MISSING or right is not syntax.MISSING:
         return left is not syntax.MISSING and right is not syntax.MISSING and syntax.same_value(left, right)
     return isinstance(a, (cst.Name, cst.Attribute)) and a.deep_equals(b)
+
+
+# calls a statement between a construction and an add_param_group may make: builtins that do
+# not run code of the objects a group reads (any other call might use the optimizer, or change
+# what the group's expression evaluates to, through a name the tool cannot see)
+_HARMLESS_CALLS = {"print", "len", "int", "float", "str", "bool", "range", "list", "tuple", "dict",
+                   "set", "min", "max", "abs", "round", "isinstance", "repr", "format"}
+_SIMPLE = (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.Expr, cst.Pass)
+
+
+def _independent(statement: cst.CSTNode, names: Set[str]) -> bool:
+    """Whether moving an add_param_group above `statement` provably changes nothing: a simple
+    line of assignments and expressions, calling only harmless builtins, reading or binding
+    none of `names` (what the group reads)."""
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return False
+    if not all(isinstance(small, _SIMPLE) for small in statement.body):
+        return False
+    for node in syntax.walk(statement):
+        if isinstance(node, cst.Call):
+            if not (isinstance(node.func, cst.Name) and node.func.value in _HARMLESS_CALLS):
+                return False
+        elif isinstance(node, (cst.Await, cst.Yield, cst.NamedExpr, cst.Lambda)):
+            return False
+        elif isinstance(node, cst.Name) and node.value in names:
+            return False
+    return True
 
 
 def _added_group(ctx: FileContext, use: cst.CSTNode) -> Optional[cst.Call]:

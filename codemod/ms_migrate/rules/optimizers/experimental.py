@@ -104,7 +104,13 @@ def convert(ctx: FileContext, call: cst.Call, cls: str, entry: Dict, choice, bou
                 plan.append((torch_name, None, default))
     module = optim_module(ctx)
     func = cst.Attribute(value=module, attr=cst.Name(name))
-    ctx.edits.replace(call, lambda updated: _render(updated, func, plan, C))
+    groups = None
+    if site.extra_groups:  # folded add_param_group groups: params becomes the group list
+        from ms_migrate.core import params as P
+
+        groups = C._Plan(params_index=bound["params"].index)
+        groups.params_iterator = P.is_iterator(ctx, site.params)
+    ctx.edits.replace(call, lambda updated: _render(updated, func, plan, C, site, groups, ctx.edits))
     ctx.consume(call.func)
     ctx.handled.add(call.func)
     ctx.convert("MSM100")
@@ -155,12 +161,16 @@ def _drop(ctx: FileContext, entry: Dict, name: str, arg) -> None:
     )
 
 
-def _render(call: cst.Call, func: cst.BaseExpression, plan, C) -> cst.Call:
+def _render(call: cst.Call, func: cst.BaseExpression, plan, C, site=None, groups=None, edits=None) -> cst.Call:
     original = list(call.args)
     out = []
     for keyword, index, value in plan:
         if index is not None:
             arg = original[index]
+            if groups is not None and index == groups.params_index:
+                # the constructor's params as the first group (its keyword arguments stay the
+                # defaults of every group, as in torch), then the folded groups
+                arg = arg.with_changes(value=C._with_groups(arg.value, groups, site, edits))
             if value:  # the experimental class wants a float here
                 convert = syntax.as_float_tuple if _is_pair(arg.value, value) else syntax.as_float
                 arg = arg.with_changes(value=convert(arg.value))

@@ -103,6 +103,10 @@ class GroupView:
 
     dicts: List[cst.BaseExpression]
     complete: bool
+    # add_param_group calls that cannot be folded into the constructor: the experimental
+    # optimizers take no group after construction (every one raises at its first step,
+    # measured: their state is built in __init__), so such a call rules that API out
+    unfolded: List[cst.CSTNode] = field(default_factory=list)
 
     def conflict(self, entry: Dict, variant: Dict) -> Optional[str]:
         """Why a seen group rules the experimental form out (None: none does)."""
@@ -129,6 +133,7 @@ class GroupView:
 def group_view(ctx, site, added) -> GroupView:
     """What target choice needs to know about the groups (read only)."""
     dicts = []
+    unfolded: List[cst.CSTNode] = []
     complete = True
     if site.kind == P.GROUPS:
         dicts.extend(site.groups)
@@ -147,6 +152,7 @@ def group_view(ctx, site, added) -> GroupView:
             call = ctx.parent(attribute)
             if call in folded:
                 continue
+            unfolded.append(attribute)
             arg = call.args[0].value if isinstance(call, cst.Call) and len(call.args) == 1 \
                 and not call.args[0].star and not call.args[0].keyword else None
             if arg is not None and (isinstance(arg, cst.Dict) or P.is_dict_call(arg)):
@@ -158,7 +164,10 @@ def group_view(ctx, site, added) -> GroupView:
             complete = False
         elif any(key is None or key == "" for _, key, _ in P.group_keys(group)):
             complete = False
-    return GroupView(dicts, complete)
+    if added and site.kind not in (P.GROUPS, P.TENSORS):
+        # folding needs to know whether params holds groups (nn assumes not, with MSM105)
+        unfolded.extend(call.func for _, call in added)
+    return GroupView(dicts, complete, unfolded)
 
 
 def _is(value, want) -> bool:
@@ -199,6 +208,12 @@ def choose(ctx, call: cst.Call, cls: str, entry: Dict, bound, site, added, hoist
     groups = group_view(ctx, site, added)
     rejected: List[str] = []
     variant = variant_for(entry, bound, site.hidden, groups, rejected)
+    if variant is not None and groups.unfolded:
+        rejected.append(f"mindspore.experimental.optim.{variant['target']} takes no parameter group after "
+                        f"construction (add_param_group raises at its first step, measured), and "
+                        f"{ctx.code(groups.unfolded[0])}(...) at line {ctx.start(groups.unfolded[0]).line} "
+                        "cannot be folded into the constructor")
+        variant = None
     has_nn = entry["target"] is not None
     reasons: List[str] = []
     if wanted == NN:
@@ -222,4 +237,4 @@ def choose(ctx, call: cst.Call, cls: str, entry: Dict, bound, site, added, hoist
     chosen = variant if api == EXPERIMENTAL else None
     return Choice(api, open_apis[1:], chosen, reasons, given_up=dict(given_up),
                   unseen_keys=groups.unseen(entry, chosen) if chosen else {}, rejected=rejected,
-                  candidate=variant)
+                  candidate=variant if EXPERIMENTAL not in given_up else None)

@@ -50,7 +50,7 @@ UNSUPPORTED_KEY = Check(
 )
 SPREAD = Check(
     "MSM302", "group-keys-hidden",
-    "A **spread in a parameter group hides its keys from the check.", WARNING, GROUPS_URL,
+    "Group keys hidden from the check: a **spread in a group, or (experimental target) groups the tool cannot see.", WARNING, GROUPS_URL,
 )
 PARAM_GROUPS = Check(
     "MSM303", "param-groups-access",
@@ -87,6 +87,8 @@ class ParamGroups(Rule):
         self._helper_uses(ctx)
         if ctx.optimizer_sites:
             self._unknown_holders(ctx)
+        if any(site.api != "torch" for site in ctx.optimizer_sites):
+            self._unknown_added_groups(ctx)
 
     # ---- keys -------------------------------------------------------------------------------
     def _check_keys(self, ctx: FileContext, group, site: OptimizerSite) -> None:
@@ -117,9 +119,11 @@ class ParamGroups(Rule):
             if name == "add_param_group" and attribute not in site.folded:
                 self._refuse(
                     ctx, site, ADD_GROUP, attribute,
-                    "MindSpore optimizers take every parameter group at construction: add this group "
-                    "to the constructor's list (it could not be folded automatically: the call is not "
-                    "right after the construction)",
+                    "MindSpore optimizers take every parameter group at construction (mindspore.nn "
+                    "has no add_param_group; mindspore.experimental.optim's raises at the first step, "
+                    "measured): add this group to the constructor's list (it could not be folded "
+                    "automatically: only statements that provably leave the optimizer and what the "
+                    "group reads alone may come between the construction and the call, in one block)",
                 )
             elif name == "param_groups":
                 self._param_groups(ctx, site, use, attribute)
@@ -169,6 +173,45 @@ class ParamGroups(Rule):
                     ctx.report(PARAM_GROUPS, node, f"{ctx.code(node)}: ms-migrate cannot tell whether "
                                f"{ctx.code(node.value)} is one of the optimizers it converted in this file; "
                                f"if it is, MindSpore optimizers have no param_groups: {_advice()}")
+                node = node.value
+
+    def _unknown_added_groups(self, ctx: FileContext) -> None:
+        """`X.add_param_group(...)` where X is not an optimizer's own variable (a helper's
+        parameter, another alias): X may be a migrated optimizer. mindspore.nn optimizers have
+        no add_param_group, and mindspore.experimental.optim's raises at the first step, so an
+        experimental optimizer passed to a helper calling it gives that API up (its own calls
+        ruled it out in target.choose already), and what is left is flagged."""
+        own = set()
+        for site in ctx.optimizer_sites:
+            for use in ctx.uses_of(site.target) if site.target is not None else ():
+                own.add(ctx.parent(use))
+        for helper in flow.helper_parameters(ctx, ctx.optimizer_sites):
+            for use in helper.uses:
+                attribute = ctx.parent(use)
+                if not (isinstance(attribute, cst.Attribute) and attribute.value is use
+                        and attribute.attr.value == "add_param_group"):
+                    continue
+                for site in helper.sites:  # the optimizer gets a group after construction
+                    if site.api == "experimental":
+                        ctx.demote(site.call, "experimental",
+                                   f"{helper.function.name.value}() calls {ctx.code(attribute)}(...) on it, and "
+                                   "mindspore.experimental.optim's add_param_group raises at the first step")
+                if all(site.api == "torch" for site in helper.sites) and helper.complete:
+                    own.add(attribute)  # a torch optimizer's: torch's own call
+        migrated = [f"torch.optim.{site.torch_class} at line {ctx.start(site.call).line}"
+                    for site in ctx.optimizer_sites if site.api != "torch"]
+        names = ", ".join(migrated[:3]) + (f" and {len(migrated) - 3} more" if len(migrated) > 3 else "")
+        for reference in ctx.references:
+            node = reference
+            while isinstance(node, cst.Attribute):
+                if node.attr.value == "add_param_group" and node not in own and node not in self.seen:
+                    self.seen.add(node)
+                    ctx.report(ADD_GROUP, node, f"{ctx.code(node)}: ms-migrate cannot tell whether "
+                               f"{ctx.code(node.value)} is an optimizer it migrated ({names} in this "
+                               "file); if it is, this fails: mindspore.nn optimizers have no "
+                               "add_param_group, and mindspore.experimental.optim's raises at the first "
+                               "step (measured); give the constructor every group instead",
+                               severity=WARNING)
                 node = node.value
 
     def _param_groups(self, ctx: FileContext, site: OptimizerSite, use, attribute) -> None:

@@ -88,9 +88,6 @@ class ParameterSelection(Rule):
         for site in migrated:
             for source in ([site.params] if site.params is not None else []) + site.extra_groups:
                 self._feed(source, depth=0)
-            if site.api == "experimental":  # add_param_group stays: its group feeds the optimizer too
-                for group in _added_groups(ctx, site):
-                    self._feed(group, depth=0)
         if not ctx.torch_optim_references():
             return  # not a training script's optimizer side: its model code is not ours to touch
         for call in ctx.calls:
@@ -379,20 +376,6 @@ def _shown(ctx: FileContext, write: cst.CSTNode) -> str:
     target = ctx.parent(write)
     assign = ctx.parent(target) if isinstance(target, cst.AssignTarget) else None
     return ctx.code(assign if isinstance(assign, cst.Assign) else write).strip()
-
-
-def _added_groups(ctx: FileContext, site) -> List[cst.BaseExpression]:
-    """The arguments of `opt.add_param_group(...)` calls on the optimizer's own variable."""
-    out = []
-    if site.target is None or "add_param_group" not in ctx.names_in_use:
-        return out  # (no such attribute in the file: the uses need not be looked up)
-    for use in ctx.uses_of(site.target):
-        attribute = ctx.parent(use)
-        if isinstance(attribute, cst.Attribute) and attribute.value is use and attribute.attr.value == "add_param_group":
-            call = ctx.parent(attribute)
-            if isinstance(call, cst.Call) and call.args and not call.args[0].star:
-                out.append(call.args[0].value)
-    return out
 
 
 def _method_call(call: cst.Call, name: str) -> bool:

@@ -20,9 +20,13 @@ After::
     ...
     scheduler.step(val_loss)
 
-A class the experimental module lacks raises Unsupported: the optimizer then gives up the
-experimental API (or, with nothing left, the scheduler is flagged). CyclicLR loses its momentum
-arguments (the experimental class has none): flagged (MSM403) unless cycle_momentum=False.
+OneCycleLR and a ChainedScheduler of multiplicative schedules, which the experimental module
+lacks, become an experimental LambdaLR over their exact formula (convert_as_lambda below; the
+momentum OneCycleLR cycles is flagged, MSM403, unless cycle_momentum=False). Any other class it
+lacks raises Unsupported: the optimizer then gives up the experimental API (or, with nothing
+left, the scheduler is flagged). CyclicLR loses its momentum arguments (the experimental class
+has none): flagged (MSM403) unless cycle_momentum=False. The experimental classes have no
+state_dict()/load_state_dict(): their uses are flagged (MSM402).
 """
 
 from __future__ import annotations
@@ -36,6 +40,12 @@ from ms_migrate.core import tables
 from ms_migrate.core.context import FileContext
 from ms_migrate.rules.optimizers.experimental import optim_module
 from ms_migrate.rules.schedulers.formulas import RELATIVE, Unsupported
+
+
+# torch scheduler methods mindspore.experimental.optim.lr_scheduler classes do not have
+# (MindSpore 2.10, measured: StepLR, LambdaLR, SequentialLR and ReduceLROnPlateau have step and
+# get_last_lr, the first two get_lr too; none has state_dict or load_state_dict)
+TORCH_ONLY_METHODS = ("state_dict", "load_state_dict")
 
 
 def check(ctx: FileContext, calls: List[cst.Call], names: List[str]) -> None:
@@ -116,6 +126,8 @@ def convert(ctx: FileContext, calls: List[cst.Call], names: List[str], momentum_
             args = [a for a in updated.args if not (a.keyword is not None and a.keyword.value in dropped)]
             if args and len(args) < len(updated.args):
                 args[-1] = args[-1].with_changes(comma=updated.args[-1].comma)
+            if name in COUNTED:
+                args = [_int_count(a) if _is_lr_lambda(a, i) else a for i, a in enumerate(args)]
             return updated.with_changes(func=func, args=args)
 
         optim_module(ctx)  # plan the import now
@@ -123,6 +135,29 @@ def convert(ctx: FileContext, calls: List[cst.Call], names: List[str], momentum_
         ctx.consume(call.func)
         ctx.handled.add(call.func)
         ctx.convert("MSM400")
+
+
+# The experimental LambdaLR and MultiplicativeLR call lr_lambda with their count as an int32
+# MindSpore Parameter, where torch passes an int (measured): `warmup[e]` raises ValueError and
+# arithmetic runs in float32. So the function gets int(count), as in torch:
+#   LambdaLR(opt, f)  ->  LambdaLR(opt, lambda step, fn=f: fn(int(step)))
+# (fn bound once, when the scheduler is built, as torch stores it; a list gets one per group)
+COUNTED = ("LambdaLR", "MultiplicativeLR")
+_WRAP = "lambda step, fn=FN: fn(int(step))"
+
+
+def _is_lr_lambda(arg: cst.Arg, index: int) -> bool:
+    return (arg.keyword.value == "lr_lambda") if arg.keyword is not None else index == 1
+
+
+def _int_count(arg: cst.Arg) -> cst.Arg:
+    value = arg.value
+    if isinstance(value, (cst.List, cst.Tuple)):
+        wrapped = value.with_changes(elements=[e.with_changes(value=syntax.fill(_WRAP, FN=e.value))
+                                               for e in value.elements])
+    else:
+        wrapped = syntax.fill(_WRAP, FN=value)
+    return arg.with_changes(value=wrapped)
 
 
 # transformers/diffusers factories are torch LambdaLRs: the same lambda (their formula, values
@@ -156,6 +191,8 @@ def convert_factory(ctx: FileContext, call: cst.Call, kind: str, args: Dict[str,
     if unknown:
         raise Unsupported(f"its arguments {', '.join(sorted(unknown))} are not converted")
     lam = syntax.fill(template, **values)
+    # the count arrives as an int32 Parameter (see COUNTED): the formula reads int(step)
+    lam = lam.with_changes(body=syntax.fill_names(lam.body, {"step": syntax.fill("int(step)")}))
     module = optim_module(ctx)
 
     def render(updated: cst.Call) -> cst.Call:
@@ -166,4 +203,115 @@ def convert_factory(ctx: FileContext, call: cst.Call, kind: str, args: Dict[str,
     ctx.edits.replace(call, render)
     ctx.consume(call.func)
     ctx.handled.add(call.func)
+    ctx.convert("MSM400")
+
+
+# ---- classes the experimental module lacks, as an exact LambdaLR ------------------------------
+# OneCycleLR (its lr at step T is absolute: the factor is that lr over the group's own lr) and a
+# ChainedScheduler of multiplicative schedules (base lr times the product of their factors, as
+# for the nn lists: formulas.chained) become `lr_scheduler.LambdaLR(optimizer, lambda T: ...)`
+# on the formula the nn path lists, in the scheduler's own count T: stepping stays where it was.
+# Every value the formula reads is bound once, just before the scheduler, as torch reads it then.
+AS_LAMBDA = ("OneCycleLR", "ChainedScheduler")
+
+
+def convert_as_lambda(ctx: FileContext, call: cst.Call, name: str, args: Dict[str, cst.BaseExpression],
+                      children: List[tuple], optimizer: cst.Name, site, momentum_check) -> None:
+    """`children`: (call, name, args) of a ChainedScheduler's schedulers. Raises Unsupported."""
+    from ms_migrate.core import params as P
+    from ms_migrate.rules.schedulers import formulas
+
+    statement = ctx.statement_of(call)
+    assign = ctx.parent(call)
+    if not (isinstance(assign, cst.Assign) and len(assign.targets) == 1
+            and isinstance(assign.targets[0].target, cst.Name) and isinstance(statement, cst.SimpleStatementLine)
+            and len(statement.body) == 1):
+        raise Unsupported("it is not assigned to a plain name (`scheduler = ...`)")
+    for use in ctx.uses_of(assign.targets[0].target):
+        attribute = ctx.parent(use)
+        if not (isinstance(attribute, cst.Attribute) and attribute.value is use):
+            # passed on (a trainer, a helper): it would get a LambdaLR where it expects the class
+            raise Unsupported(f"{ctx.code(use)} is passed on or used as a value at line {ctx.start(use).line}")
+        outer = ctx.parent(attribute) if isinstance(attribute, cst.Attribute) else None
+        if (isinstance(attribute, cst.Attribute) and attribute.attr.value == "step"
+                and isinstance(outer, cst.Call) and outer.args):
+            raise Unsupported(f"`{ctx.code(outer)}`: a step with an argument is not converted to a LambdaLR")
+    for child_call, child_name, _ in children:
+        if child_name not in formulas.CHAINABLE:
+            raise Unsupported(f"its child {child_name} does not just multiply the lr by a factor of its own "
+                              "count, so the chain is not a product of factors")
+        if not any(node is call for node in ctx.ancestors(child_call)):
+            raise Unsupported("its schedulers are built in other statements (they would drive the optimizer too)")
+    if name == "OneCycleLR":
+        groups = site.every_group() if site is not None else None
+        if groups is None or any(key in ("lr", None) for g in groups for _, key, _ in P.group_keys(g)):
+            raise Unsupported("its optimizer's groups do not all share one lr (or cannot all be seen), "
+                              "and OneCycleLR gives every group the same lr")
+    preamble: List[cst.BaseStatement] = []
+
+    made: set = set()  # the names bound here (each once)
+
+    def let(hint: str, value: cst.BaseExpression) -> cst.BaseExpression:
+        if isinstance(value, (cst.Integer, cst.Float)) or (isinstance(value, cst.Name) and value.value in made):
+            return value
+        variable = ctx.imports.fresh_name(hint)
+        made.add(variable)
+        preamble.append(cst.SimpleStatementLine(body=[cst.Assign(
+            targets=[cst.AssignTarget(target=cst.Name(variable))], value=value)]))
+        return cst.Name(variable)
+
+    def bound(values: Dict[str, cst.BaseExpression]) -> Dict[str, cst.BaseExpression]:
+        out = {}
+        for key, value in values.items():
+            literal = syntax.literal_value(value) is not syntax.MISSING
+            out[key] = value if literal or isinstance(value, cst.Lambda) else let(key, value)
+        return out
+
+    timing = formulas.Timing(per_epoch=False, total=cst.Integer("0"), offset=0,
+                             steps_per_epoch=cst.Integer("1"), nn=None,
+                             math=lambda: ctx.imports.module("math"), let=let)
+    param = "step" if "step" not in ctx.names_in_use else ctx.imports.fresh_name("step")
+    # the experimental LambdaLR passes its count as a MindSpore int32 Parameter (measured): int()
+    # keeps the formula in Python floats, as torch's (in float32, OneCycleLR's linear tail loses
+    # 0.6% to cancellation, measured)
+    T = syntax.fill("int(S)", S=cst.Name(param))
+    if name == "OneCycleLR":
+        args = bound(args)
+        base = let("base_lr", syntax.fill("float(OPT.param_groups[0]['lr'])", OPT=optimizer))
+        value = formulas.element("OneCycleLR", args, base, T, timing)
+        body = syntax.fill("VALUE / BASE", VALUE=value, BASE=base)
+    else:
+        body = None
+        for _, child_name, child_args in children:
+            factor = formulas.factor(child_name, bound(child_args), T, timing)
+            body = factor if body is None else syntax.fill("P * F", P=body, F=factor)
+    lam = cst.Lambda(params=cst.Parameters(params=[cst.Param(name=cst.Name(param))]), body=body)
+    if name == "OneCycleLR":
+        cycle = args.get("cycle_momentum")
+        if cycle is None or syntax.literal_value(cycle) is not False:
+            ctx.report(momentum_check, call, "OneCycleLR with cycle_momentum=True (the default) also cycles the "
+                       "optimizer's momentum (SGD) or beta1 (Adam) every step, and sets it at construction; the "
+                       "experimental LambdaLR written for it only sets the lr (exact), so training differs: pass "
+                       "cycle_momentum=False in torch for an exact migration")
+    module = optim_module(ctx)
+
+    def render(updated: cst.Call) -> cst.Call:
+        func = cst.Attribute(value=cst.Attribute(value=module, attr=cst.Name("lr_scheduler")),
+                             attr=cst.Name("LambdaLR"))
+        return cst.Call(func=func, args=[cst.Arg(value=optimizer, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))),
+                                         cst.Arg(value=lam)])
+
+    ctx.edits.replace(call, render)
+    note = (f"ms-migrate: {name} as an experimental LambdaLR over its exact formula "
+            f"(mindspore.experimental.optim.lr_scheduler has no {name})")
+    if preamble:  # the note above the values the formula reads
+        preamble[0] = preamble[0].with_changes(leading_lines=[cst.EmptyLine(comment=cst.Comment("# " + note))])
+        ctx.edits.insert_before(statement, *preamble)
+    else:
+        ctx.edits.comment(statement, note)
+    ctx.consume(call.func)
+    ctx.handled.add(call.func)
+    for child_call, _, _ in children:
+        ctx.consume(child_call.func)
+        ctx.handled.add(child_call.func)
     ctx.convert("MSM400")

@@ -142,13 +142,50 @@ class Schedulers(Rule):
         if "kind" in entry:  # a transformers/diffusers factory: an experimental LambdaLR
             args, optimizer, kind = _bind(call, entry)
             experimental.convert_factory(self.ctx, call, kind, args, optimizer)
+            self._experimental_uses(call, name)
             return
         calls = [call] + [c for c, parent in self.children.items() if parent is call]
         names = [_scheduler_kind(self.ctx, c)[0] for c in calls]
         if name in COMPOSITES and len(calls) == 1:
             raise formulas.Unsupported(f"the schedulers {name} composes are not constructions visible here")
+        if name in experimental.AS_LAMBDA:  # the module lacks it: an exact LambdaLR
+            if name == "ChainedScheduler":
+                args, optimizer, _ = _bind_chained(call)
+                children = [(c, n, _bind(c, _scheduler_kind(self.ctx, c)[1])[0]) for c, n in zip(calls[1:], names[1:])]
+                wrapped = [_bind(c, _scheduler_kind(self.ctx, c)[1])[1] for c in calls[1:]]
+                names_wrapped = {o.value for o in wrapped}
+                if len(names_wrapped) != 1 or (optimizer is not None and not (
+                        isinstance(optimizer, cst.Name) and optimizer.value in names_wrapped)):
+                    raise formulas.Unsupported("its schedulers wrap different optimizers")
+                optimizer = wrapped[0]
+            else:
+                args, optimizer, _ = _bind(call, entry)
+                children = []
+            site = _site_of(self.ctx, optimizer, self.ctx.optimizer_sites)
+            if self.per_optimizer.get(_binding(self.ctx, optimizer), 0) > 1:
+                raise formulas.Unsupported(f"several schedulers drive {optimizer.value}")
+            experimental.convert_as_lambda(self.ctx, call, name, args, children, optimizer, site, MOMENTUM)
+            self._experimental_uses(call, name)
+            return
         experimental.check(self.ctx, calls, names)
         experimental.convert(self.ctx, calls, names, MOMENTUM, None)
+        self._experimental_uses(call, name)
+
+    def _experimental_uses(self, call: cst.Call, name: str) -> None:
+        """Scheduler methods the experimental classes lack (measured on MindSpore 2.10: they
+        have step, get_last_lr and get_lr, no state_dict or load_state_dict): flagged where used."""
+        ctx = self.ctx
+        assign = ctx.parent(call)
+        if not (isinstance(assign, cst.Assign) and len(assign.targets) == 1):
+            return
+        for use in ctx.uses_of(assign.targets[0].target):
+            attribute = ctx.parent(use)
+            if (isinstance(attribute, cst.Attribute) and attribute.value is use
+                    and attribute.attr.value in experimental.TORCH_ONLY_METHODS):
+                ctx.report(SCHEDULER_USE, attribute, f"{ctx.code(attribute)}: mindspore.experimental.optim."
+                           f"lr_scheduler.{name} has no {attribute.attr.value}() (AttributeError, measured); "
+                           "to resume, save what the schedule needs (e.g. the epoch reached) with the "
+                           "checkpoint and step a new scheduler to it after loading")
 
     def _convert(self, call: cst.Call, name: str, entry: Dict, sites: List[OptimizerSite]) -> None:
         """Check everything first (raising Unsupported), then build and record the edits."""
