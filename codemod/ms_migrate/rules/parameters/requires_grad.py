@@ -76,8 +76,13 @@ def late_writes(ctx: FileContext, sites) -> List[Tuple[cst.CSTNode, object, bool
         for site in sites:
             if site.target is not None:
                 built.setdefault((_function(ctx, site.call), ctx.code(site.target)), []).append(site.call)
+        if not {"requires_grad", "requires_grad_"} & ctx.names_in_use:
+            return found  # no such attribute in the file (no walk needed)
+        found_writes = list(writes(ctx.module))
+        if not found_writes:
+            return found  # (no requires_grad write: the bindings need not be looked up)
         sources = _parameter_source_bindings(ctx)
-        for write, receiver, _ in writes(ctx.module):
+        for write, receiver, _ in found_writes:
             if not _on_parameters(ctx, write, receiver, sources):
                 continue
             where = _function(ctx, write)
