@@ -263,3 +263,53 @@ def test_innermost_scope_is_libcsts_scope(source):
 @pytest.mark.parametrize("path", ALL_FIXTURES[::7], ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_innermost_scope_on_fixtures(path):
     assert_same_scopes(path.read_bytes())
+
+
+# ---- FileContext.may_be_optim: roots no torch.optim name or scheduler factory is under ---------
+def assert_no_optim_name_outside_optim_roots(source: bytes) -> int:
+    from ms_migrate.core import prescan
+
+    try:
+        module = cst.parse_module(source)
+    except Exception:
+        return 0
+    ctx = FileContext("case.py", module)
+    checked = 0
+    for node in [*ctx.references, *(call.func for call in ctx.calls)]:
+        if ctx.may_be_optim(node) or not ctx.may_be_tracked(node):
+            continue
+        checked += 1
+        names = ctx.qualified_names(node) | ctx.rebound.get(node, set())
+        assert not [n for n in names if prescan.tracked(n)], (ctx.code(node), names)
+    return checked
+
+
+OPTIM_ROOT_SHAPES = [
+    "import torch.nn as nn\nfrom torch.utils._triton import has_triton\nfrom torch import optim\n"
+    "nn.Linear(1, 2)\nhas_triton()\noptim.SGD(p)\ndef f():\n    from torch.optim import Adam\n    return Adam(p)\n",
+    "import torch.cuda\ntorch.optim.SGD(p)\nimport torch.optim.lr_scheduler as S\nS.StepLR(o, 1)\n",
+    "from transformers import get_scheduler, AutoModel\nget_scheduler('linear', o)\nAutoModel.x()\n",
+]
+
+
+@pytest.mark.parametrize("source", OPTIM_ROOT_SHAPES + TRICKY[:3])
+def test_optim_roots_shapes(source):
+    assert_no_optim_name_outside_optim_roots(source.encode())
+
+
+def test_optim_roots_on_every_fixture():
+    assert sum(assert_no_optim_name_outside_optim_roots(p.read_bytes()) for p in ALL_FIXTURES) > 50
+
+
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(mutated())
+def test_optim_roots_on_mutated_fixtures(text):
+    assert_no_optim_name_outside_optim_roots(text.encode("utf-8"))
+
+
+@pytest.mark.parametrize("path", _torch_sources() or [None], ids=lambda p: p.name if p else "no-torch")
+def test_optim_roots_on_torchs_own_sources(path):
+    if path is None or not path.exists():
+        pytest.skip("torch is not installed (the equivalence extra)")
+    assert_no_optim_name_outside_optim_roots(path.read_bytes())

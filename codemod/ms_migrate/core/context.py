@@ -40,6 +40,7 @@ class _Index(cst.CSTVisitor):
         self.references: List[cst.BaseExpression] = []  # outermost Name/Attribute chains
         self.names: Set[str] = set()
         self.tracked_roots: Set[str] = set()  # names bound by imports from TRACKED_PACKAGES
+        self.optim_roots: Set[str] = set()  # those of them a torch.optim / factory name is under
         self.imported_at: Dict[str, int] = {}  # name -> nodes before its last module-scope import
         self.by_value: Dict[str, List[cst.Name]] = {}  # every Name node walked, by its text
         self.strings: List[cst.SimpleString] = []  # in source order
@@ -85,6 +86,7 @@ class _Index(cst.CSTVisitor):
         if isinstance(node.names, cst.ImportStar):
             if _tracked(module or ""):
                 self.tracked_roots.add("*")
+                self.optim_roots.add("*")
             return False
         for alias in node.names:
             self._bind(alias, f"{module}.{alias.evaluated_name}" if not node.relative else "")
@@ -100,6 +102,12 @@ class _Index(cst.CSTVisitor):
             self.imported_at[bound] = self._seen  # the last module-scope import of the name
         if _tracked(imported):
             self.tracked_roots.add(bound)
+            # `import torch[.x]` lets `torch.<anything>` be read; `import a.b as c`, `from m
+            # import n`: what is under the target
+            target = imported.split(".")[0] if alias.asname is None and isinstance(
+                self._stack[-1], cst.Import) else imported
+            if prescan.tracked(target) or prescan.leads_to_tracked(target):
+                self.optim_roots.add(bound)
 
     def visit_Call(self, node: cst.Call) -> None:
         self.calls.append(node)
@@ -150,6 +158,7 @@ class Analysis:
         self.references = index.references
         self.names_in_use = index.names
         self.tracked_roots = index.tracked_roots
+        self.optim_roots = index.optim_roots
         self.imported_at = index.imported_at
         self.by_value = index.by_value
         self.strings = index.strings
@@ -304,6 +313,16 @@ class FileContext:
                 lines.add(self.start(assignment.node).line)
         return sorted(lines)
 
+    def may_be_optim(self, node: cst.CSTNode) -> bool:
+        """Cheap pre-check before looking for a torch.optim name or a scheduler factory: does
+        this chain start at a name an import binds to something such a name is under (`torch`,
+        `optim`, `lr_scheduler`, `SGD`; not `nn` or `has_triton`)?"""
+        if "*" in self.analysis.optim_roots:
+            return True
+        while isinstance(node, (cst.Attribute, cst.Call)):
+            node = node.value if isinstance(node, cst.Attribute) else node.func
+        return isinstance(node, cst.Name) and node.value in self.analysis.optim_roots
+
     def may_be_tracked(self, node: cst.CSTNode) -> bool:
         """Cheap pre-check before a scope lookup: does this Name/Attribute chain start at a name
         bound by an import from torch, transformers or diffusers?"""
@@ -318,7 +337,7 @@ class FileContext:
         if self._optim_refs is None:
             self._optim_refs = []
             for node in self.references:
-                if self.may_be_tracked(node):
+                if self.may_be_optim(node):
                     qname = self.qualified_name(node)
                     if qname and _under_optim(qname):
                         self._optim_refs.append((node, qname))

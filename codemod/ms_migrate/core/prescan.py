@@ -251,6 +251,16 @@ def single_imports(tree: ast.Module) -> Dict[str, str]:
                  or (targets == {name} and counts[name] == package_imports[name]))}
 
 
+def tracked(dotted: str) -> bool:
+    """Is `dotted` a name a rule acts on (torch.optim and below, a scheduler factory)?"""
+    return _tracked(dotted)
+
+
+def leads_to_tracked(dotted: str) -> bool:
+    """Could an attribute chain on a name bound to `dotted` reach a tracked name?"""
+    return _leads_to_tracked(dotted)
+
+
 def _tracked(dotted: str) -> bool:
     for name, subtree in tracked_names():
         if dotted == name or (subtree and dotted.startswith(name + ".")):

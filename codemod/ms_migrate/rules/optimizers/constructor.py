@@ -61,7 +61,7 @@ TORCH_METHODS = {
 
 def optimizer_class(ctx: FileContext, func: cst.BaseExpression) -> Optional[str]:
     """'SGD' for any spelling of torch.optim.SGD (aliases, from-imports, torch.optim.sgd.SGD)."""
-    if not ctx.may_be_tracked(func):
+    if not ctx.may_be_optim(func):
         return None
     qname = ctx.qualified_name(func)
     if not qname or not qname.startswith("torch.optim."):

@@ -456,7 +456,7 @@ def _bind_chained(call: cst.Call):
 
 
 def _scheduler_kind(ctx: FileContext, call: cst.Call) -> Optional[Tuple[str, Dict]]:
-    qname = ctx.qualified_name(call.func) if ctx.may_be_tracked(call.func) else None
+    qname = ctx.qualified_name(call.func) if ctx.may_be_optim(call.func) else None
     if not qname:
         return None
     table = tables.load("schedulers")

@@ -339,7 +339,7 @@ class TrainingStep(Rule):
                 if not isinstance(call, cst.Call) or local_function(ctx, call.func) is not None \
                         or use.function in self.flagged_functions or call in self.converted_calls:
                     continue  # a helper of this file, or a step already reported
-                qname = ctx.qualified_name(call.func) if ctx.may_be_tracked(call.func) else None
+                qname = ctx.qualified_name(call.func) if ctx.may_be_optim(call.func) else None
                 if qname and (qname.startswith("torch.optim") or qname in tables.load("schedulers")["factories"]):
                     continue
                 last = (syntax.dotted(call.func) or "").split(".")[-1]
