@@ -32,6 +32,15 @@ TRACKED_PACKAGES = prescan.PACKAGES  # a reference rooted elsewhere is never loo
 _SCOPE_NODES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
 
 
+def _visits(cls):
+    """type -> visit_<Type> method of `cls`, for its on_visit."""
+    cls._VISITS = {getattr(cst, name[len("visit_"):]): method for name, method in vars(cls).items()
+                   if name.startswith("visit_") and hasattr(cst, name[len("visit_"):])}
+    assert not [n for n in vars(cls) if n.startswith("leave_")], "on_leave does not dispatch"
+    return cls
+
+
+@_visits
 class _Index(cst.CSTVisitor):
     """One walk that lists what the rules look for, so that no rule walks the tree again."""
 
@@ -63,14 +72,20 @@ class _Index(cst.CSTVisitor):
             self.children[parent].append(node)
         self._stack.append(node)
         self._seen += 1
-        descend = super().on_visit(node)
+        visit = self._VISITS.get(type(node))  # (LibCST's dispatch formats a name per node)
+        descend = visit is None or visit(self, node) is not False
         if descend:  # (an import's children are not walked: LibCST lists them on demand)
             self.children[node] = []
         return descend
 
     def on_leave(self, original_node: cst.CSTNode) -> None:
-        super().on_leave(original_node)
-        self._stack.pop()
+        self._stack.pop()  # (no leave_ methods here)
+
+    def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
+        pass  # (no visit_<Node>_<field> methods here: skip LibCST's lookup per field)
+
+    def on_leave_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
+        pass
 
     def visit_Import(self, node: cst.Import) -> bool:
         self.imports.append(node)
