@@ -153,7 +153,30 @@ def _migrate_source(source: bytes, path: str, options: Options,
             TOO_LARGE, f"{len(source)} bytes, above the limit of {limit} (--max-file-size); "
             "the file was skipped: raise the limit (0: none) to migrate it", 1, 1))
         return result
+    if _answered_by_prescan(scan, options):
+        return _unmigrated_references(result, scan, options)
     return _migrate_parsed(source, path, options, result, scan)
+
+
+def _answered_by_prescan(scan: prescan.Scan, options: Options) -> bool:
+    """Does the pre-scan know this file's whole result (core/inert.py)? Not under --annotate,
+    where the findings become marker comments (edits LibCST makes)."""
+    return scan.references is not None and not options.annotate
+
+
+def _unmigrated_references(result: FileResult, scan: prescan.Scan, options: Options) -> FileResult:
+    """A file only the safety net acts on: its findings, as rules/leftovers.py words them, with
+    no parse (the file stays as it is)."""
+    from ms_migrate.core import suppression
+    from ms_migrate.rules.leftovers import unmigrated
+
+    findings = []
+    for line, column, end_line, qname in scan.references or ():
+        check, message = unmigrated(qname)
+        if suppression.enabled(check.code, options.select, options.ignore):
+            findings.append(make_finding(check, message, line, column, end_line))
+    result.findings = sorted(findings, key=Finding.sort_key)
+    return result
 
 
 # Imported on first use (PEP 562), yet still module attributes (tests patch apply_edits).
@@ -318,9 +341,13 @@ def prescan_file(
     except (OSError, NotRegular):
         return prescan.UNKNOWN
     scan = prescan.scan(source)
-    if scan is not None:
+    if scan is not None and not (_answered_by_prescan(scan, options)
+                                 and not (options.max_file_size and len(source) > options.max_file_size)):
         return scan
-    return _write(FileResult(path=str(path), source=source, output=source), path, source, write_to)
+    result = FileResult(path=str(path), source=source, output=source)
+    if scan is not None:  # answered here: no worker, no parse
+        _unmigrated_references(result, scan, options)
+    return _write(result, path, source, write_to)
 
 
 def migrate_file(

@@ -49,7 +49,7 @@ TRACKED_PREFIXES = ("torch.optim",)
 
 # Encodings whose bytes are not ASCII for ASCII text: the words below would not be found in them.
 _ASCII_UNSAFE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
-_COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", re.MULTILINE)
+COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", re.MULTILINE)
 _ASCII_SAFE = re.compile(r"^(utf[-_]?8|ascii|us[-_]ascii|latin[-_]?1|iso[-_]?8859[-_]\d+|cp125\d|"
                          r"l1|utf[-_]8[-_]sig|iso[-_]latin[-_]1|euc[-_]\w+|gbk|gb2312|gb18030|big5|"
                          r"shift[-_]?jis|sjis|cp932|cp936|cp949|koi8[-_]\w)$", re.IGNORECASE)
@@ -114,7 +114,7 @@ def _ascii_unsafe(source: bytes) -> bool:
     first = source.find(b"\n")
     second = source.find(b"\n", first + 1) if first >= 0 else -1
     head = source[: second if second >= 0 else len(source)]  # the two lines a cookie may be on
-    cookie = _COOKIE.search(head)
+    cookie = COOKIE.search(head)
     return cookie is not None and not _ASCII_SAFE.match(cookie.group(1).decode("ascii", "replace"))
 
 
@@ -125,6 +125,9 @@ class Scan(NamedTuple):
     `ast` cannot parse, a caller that skipped the pre-scan)."""
 
     imports: Optional[Dict[str, str]] = None
+    # core/inert.py: (line, column, end line, qualified name) of each torch.optim reference of a
+    # file only the safety net acts on; None when LibCST must decide
+    references: Optional[Tuple[Tuple[int, int, int, str], ...]] = None
 
 
 UNKNOWN = Scan()
@@ -146,7 +149,11 @@ def scan(source: bytes) -> Optional[Scan]:
         return UNKNOWN  # LibCST decides (and reports a file that does not parse)
     if not reaches_tracked(tree):
         return None
-    return Scan(single_imports(tree))
+    imports = single_imports(tree)
+    from ms_migrate.core import inert
+
+    references = inert.references(tree, source, imports)
+    return Scan(imports, None if references is None else tuple(references))
 
 
 def needs_parse(source: bytes) -> bool:
