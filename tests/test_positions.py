@@ -38,6 +38,7 @@ def assert_same_positions(source: bytes) -> int:
         assert node in mine
         assert mine[node] == where, (type(node).__name__, where, mine[node])
     assert mine.get(cst.Name("not_in_the_module")) is None
+    assert mine.code == module.code  # its rendering stands in for module.bytes (the splice's roundtrip)
     return len(expected)
 
 

@@ -101,3 +101,16 @@ def test_generated_code_with_nothing_to_migrate_is_byte_identical(code, tail):
     result = migrate_source(source)
     if result.error is None:
         assert result.output == source
+
+
+def test_the_output_check_is_pythons_parser_when_the_source_compiles():
+    import libcst as cst
+
+    from ms_migrate.core.roundtrip import splice
+
+    source = b"x = 1\n"
+    assert splice(source, source, b"x = 2\n", compiles=True) == b"x = 2\n"
+    with pytest.raises(SyntaxError):
+        splice(source, source, b"x = (\n", compiles=True)
+    with pytest.raises(cst.ParserSyntaxError):
+        splice(source, source, b"x = (\n")

@@ -221,6 +221,13 @@ class Analysis:
             self._positions = positions.Positions(self.module)  # PositionProvider's answers
         return self._positions
 
+    def roundtrip(self) -> bytes:
+        """`module.bytes` (LibCST's rendering of the unedited file), from the positions'
+        rendering when a rule already asked for positions."""
+        if self._positions is not None:
+            return self._positions.code.encode(self.module.encoding)
+        return self.module.bytes
+
     @property
     def string_orders(self) -> List[int]:
         """The source order of each of `strings` (ascending)."""

@@ -242,7 +242,8 @@ def _rules_and_edits(source: bytes, path: str, options: Options, result: FileRes
             # LibCST's rendering loses a few bytes in some files: splice the edited lines into
             # the original bytes instead of writing its rendering of the whole file (splice also
             # parses what it returns: output that does not parse is never written)
-            output = splice(source, ctx.module.bytes, apply_edits(ctx.module, ctx.edits, ctx.parents).bytes)
+            output = splice(source, ctx.analysis.roundtrip(), apply_edits(ctx.module, ctx.edits, ctx.parents).bytes,
+                            compiles=imports is not None)
         else:
             output = source  # nothing to migrate: the file stays byte for byte as it is
         if output is None:

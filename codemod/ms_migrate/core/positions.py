@@ -74,6 +74,11 @@ class Positions:
         text = "".join(state.tokens)
         self._line_starts = [m.end() for m in NEWLINE_RE.finditer(text)]
         self._ranges: Dict[cst.CSTNode, CodeRange] = {}
+        # the module's own rendering (Module.code), a by-product: LibCST drops the last token,
+        # a newline, of a module without a trailing newline (pop_trailing_newline, kept above)
+        if not module.has_trailing_newline and state.tokens:
+            text = text[: len(text) - len(state.tokens[-1])]
+        self.code = text
 
     def _position(self, token: int) -> CodePosition:
         offset = self._offsets[token]
