@@ -73,22 +73,37 @@ def reads_of(analysis: "Analysis", target: cst.Name) -> Optional[List[cst.Name]]
         statement_part = parents.get(holder)
         if not isinstance(statement_part, cst.Assign) or holder.target is not target:
             return None
+        statement = parents.get(statement_part)
     elif isinstance(holder, cst.AnnAssign):
         if holder.target is not target or holder.value is None:
             return None
-        statement_part = holder
+        statement = parents.get(holder)
     else:
         return None
-    name = target.value
-    if name in analysis.declared or name in analysis.imported:
-        return None
-    statement = parents.get(statement_part)
     scope = _scope_of(analysis, statement)
     if scope is None:
         return None
-    order = analysis.order
+    return _reads(analysis, target, scope, _last(analysis, statement))
+
+
+def param_reads(analysis: "Analysis", param: cst.Param) -> Optional[List[cst.Name]]:
+    """The reads of a def's parameter (its Assignment's references, as LibCST keys it by the
+    Param), in source order; None when not sure (as `reads_of`; a lambda's parameter)."""
+    function = analysis.parents.get(analysis.parents.get(param))  # Param -> Parameters -> def
+    if not isinstance(function, cst.FunctionDef):
+        return None
+    # bound in the function's body, before any of it runs: every read there comes after
+    return _reads(analysis, param.name, function.body, analysis.order.get(function.body, -1))
+
+
+def _reads(analysis: "Analysis", target: cst.Name, scope: cst.CSTNode, after: int) -> Optional[List[cst.Name]]:
+    """The reads of `target` in `scope` (a function body or the module), all after `after`
+    (a source order), when every other occurrence of the name there is a plain read."""
+    name = target.value
+    if name in analysis.declared or name in analysis.imported:
+        return None
+    parents, order = analysis.parents, analysis.order
     low, high = order.get(scope, -1), _last(analysis, scope)  # (the module is not numbered)
-    after = _last(analysis, statement)
     reads = []
     for node in analysis.by_value.get(name, ()):
         at = order.get(node, -1)
@@ -144,7 +159,7 @@ def binding_lines_in_scope(ctx, read: cst.Name) -> Optional[List[cst.Name]]:
         if reads is None or not any(r is read for r in reads):
             continue
         home = _scope_of(ctx.analysis, ctx.analysis.parents.get(target_statement(ctx, target)))
-        return [target] if _innermost_scope(ctx.analysis, read) is home else []
+        return [target] if innermost_scope(ctx.analysis, read) is home else []
     return None
 
 
@@ -153,7 +168,7 @@ def target_statement(ctx, target: cst.Name) -> cst.CSTNode:
     return ctx.analysis.parents.get(holder) if isinstance(holder, cst.AssignTarget) else holder
 
 
-def _innermost_scope(analysis: "Analysis", node: cst.CSTNode) -> Optional[cst.CSTNode]:
+def innermost_scope(analysis: "Analysis", node: cst.CSTNode) -> Optional[cst.CSTNode]:
     """The body of the innermost function holding `node`, or the module; a class, lambda or
     comprehension on the way: that node (a scope of its own). A function's decorators, defaults
     and annotations, a lambda's defaults and a comprehension's first iterable belong to the
@@ -219,3 +234,187 @@ def _plain_read(parents, node: cst.Name, parent: Optional[cst.CSTNode]) -> bool:
         return (isinstance(container, (cst.Tuple, cst.List, cst.Set)) and field is not None
                 and getattr(outer, field) is container)
     return False
+
+
+UNKNOWN = object()  # local_function: "ask the scope analysis"
+
+
+def local_function(analysis: "Analysis", read: cst.Name):
+    """The FunctionDef the name `read` refers to when that def is the name's one binding in
+    the scope the read sees (what `[a for a in scope[name] if isinstance(a, Assignment)]` holds
+    then, one FunctionDef); None when no def can be meant; UNKNOWN when only the scope analysis
+    can tell. Answered without it when the def is the name's only binding in the whole file --
+    every other occurrence is a plain read, an attribute (`x.name`) or a keyword (`f(name=1)`);
+    no import, `global` or `nonlocal` of it; no star import -- and the def is in the module (seen
+    from everywhere) or in a function's body (seen from inside that body only)."""
+    name = read.value
+    if name not in analysis.functions:
+        return None  # no def of that name in the file
+    if name in analysis.declared or name in analysis.imported or any(
+            isinstance(node, cst.ImportFrom) and isinstance(node.names, cst.ImportStar)
+            for node in analysis.imports):
+        return UNKNOWN
+    parents = analysis.parents
+    definition = None
+    for node in analysis.by_value.get(name, ()):
+        parent = parents.get(node)
+        if isinstance(parent, cst.FunctionDef) and parent.name is node:
+            if definition is not None:
+                return UNKNOWN  # defined twice
+            definition = parent
+        elif not ((isinstance(parent, cst.Attribute) and parent.attr is node)
+                  or (isinstance(parent, cst.Arg) and parent.keyword is node)
+                  or _plain_read(parents, node, parent)):
+            return UNKNOWN
+    if definition is None:
+        return UNKNOWN
+    home = _scope_of(analysis, definition)
+    if home is None:
+        return UNKNOWN  # a method: the class body's scope rules apply
+    if isinstance(home, cst.Module):
+        return definition
+    order = analysis.order
+    at = order.get(read, -1)
+    return definition if order.get(home, -1) <= at <= _last(analysis, home) else None
+
+
+class Binding:
+    """What a rule reads of LibCST's Assignment (`node`, `name`, `references` with each
+    access's `node`), for a target `binding_of` answers: one object per target, so that
+    identity comparisons hold."""
+
+    __slots__ = ("name", "node", "references")
+
+    def __init__(self, target: cst.Name, reads: List[cst.Name]) -> None:
+        self.name = target.value
+        self.node = target
+        self.references = tuple(_Access(read) for read in reads)
+
+
+class _Access:
+    __slots__ = ("node",)
+
+    def __init__(self, node: cst.Name) -> None:
+        self.node = node
+
+
+def binding_at(analysis: "Analysis", target: cst.Name) -> Optional[Binding]:
+    """The Binding an `x = ...` target makes, when `reads_of` answers it (one object per
+    target); None when not known (ask the scope analysis)."""
+    cache = analysis.target_bindings
+    if target not in cache:
+        reads = reads_of(analysis, target)
+        cache[target] = Binding(target, reads) if reads is not None else None
+    return cache[target]
+
+
+def binding_of(analysis: "Analysis", read: cst.Name) -> Optional[Binding]:
+    """The binding the name `read` reads, when `reads_of` answers an `x = ...` target of that
+    name and lists `read`: that target is then the one binding the read's scope sees (what
+    LibCST's `scope[name]` holds then, one Assignment, whose references are those reads).
+    None when not known (ask the scope analysis)."""
+    cache = analysis.read_bindings
+    name = read.value
+    if name not in cache:
+        found: dict = {}
+        for node in analysis.by_value.get(name, ()):
+            holder = analysis.parents.get(node)
+            if isinstance(holder, (cst.AssignTarget, cst.AnnAssign)) and holder.target is node:
+                binding = binding_at(analysis, node)
+                for access in binding.references if binding is not None else ():
+                    found[access.node] = binding
+        cache[name] = found
+    return cache[name].get(read)
+
+
+# the statements whose Name targets (also inside tuples/lists, starred) bind in their scope
+_TARGET_FIELDS = {
+    cst.AssignTarget: "target", cst.AnnAssign: "target", cst.AugAssign: "target", cst.For: "target",
+    cst.AsName: "name", cst.NamedExpr: "target",
+}
+
+
+def local_bindings(analysis: "Analysis", name: str, scope: cst.CSTNode) -> Optional[List[cst.Name]]:
+    """The Name nodes that bind `name` in `scope` itself (a function body or the module, as
+    `innermost_scope` gives it; not in scopes nested in it): assignment, augmented, annotated,
+    for, with/except `as`, walrus targets and the function's parameters. None when not sure:
+    an import, `global`/`nonlocal` or a def/class of the name, any occurrence of it there that is
+    neither such a target nor a plain read. (LibCST: the nodes of `scope[name]` whose scope is
+    that scope.)"""
+    if name in analysis.declared or name in analysis.imported:
+        return None
+    parents, order = analysis.parents, analysis.order
+    if not isinstance(scope, cst.Module):
+        function = parents.get(scope)
+        if not (isinstance(function, cst.FunctionDef) and function.body is scope):
+            return None  # a class body, a lambda, a comprehension
+        low, high = order.get(scope, -1), _last(analysis, scope)
+    else:
+        low, high, function = -1, 1 << 62, None
+    found = []
+    for node in analysis.by_value.get(name, ()):
+        parent = parents.get(node)
+        if isinstance(parent, cst.Param) and parent.name is node:
+            if function is not None and parents.get(parent) is function.params:
+                found.append(node)  # a parameter of the scope's own function
+            continue  # (another function's or a lambda's: bound in that one's scope)
+        at = order.get(node, -1)
+        if at < low or at > high:
+            continue
+        if (isinstance(parent, cst.Attribute) and parent.attr is node) or (
+                isinstance(parent, cst.Arg) and parent.keyword is node):
+            continue
+        if innermost_scope(analysis, node) is not scope:
+            continue
+        if _plain_read(parents, node, parent):
+            continue
+        if _is_target(parents, node):
+            found.append(node)
+            continue
+        return None
+    return found
+
+
+_AS_HOLDERS = tuple(getattr(cst, n) for n in ("WithItem", "ExceptHandler", "ExceptStarHandler") if hasattr(cst, n))
+
+
+def _is_target(parents, node: cst.Name) -> bool:
+    """Is `node` (inside tuples, lists, starred elements) the target of a statement that binds?"""
+    child = node
+    parent = parents.get(child)
+    while isinstance(parent, (cst.Element, cst.StarredElement, cst.Tuple, cst.List)):
+        child, parent = parent, parents.get(parent)
+    field = _TARGET_FIELDS.get(type(parent))
+    if field is None or getattr(parent, field) is not child:
+        return False
+    if isinstance(parent, cst.AsName):  # with/except `as`, not an import's (imports: above)
+        return isinstance(parents.get(parent), _AS_HOLDERS)
+    return True
+
+
+def never_bound(analysis: "Analysis", name: str) -> bool:
+    """True when nothing in the file binds `name` (every occurrence a plain read, an attribute
+    or a keyword; no import, def, `global`/`nonlocal`, star import): it is then the builtin or
+    global it reads wherever it is read. False when not sure."""
+    if name in analysis.declared or name in analysis.imported or name in analysis.functions:
+        return False
+    if any(isinstance(node, cst.ImportFrom) and isinstance(node.names, cst.ImportStar)
+           for node in analysis.imports):
+        return False
+    parents = analysis.parents
+    for node in analysis.by_value.get(name, ()):
+        parent = parents.get(node)
+        if not ((isinstance(parent, cst.Attribute) and parent.attr is node)
+                or (isinstance(parent, cst.Arg) and parent.keyword is node)
+                or _plain_read(parents, node, parent)):
+            return False
+    return True
+
+
+def bound_several_times(analysis: "Analysis", read: cst.Name) -> bool:
+    """True when the scope the name `read` is in binds that name more than once itself (`L =
+    []` then `L += [p]`): LibCST's `scope[name]` then holds several Assignments, so the read has
+    no one binding. False when not so or not sure."""
+    home = innermost_scope(analysis, read)
+    found = local_bindings(analysis, read.value, home) if home is not None else None
+    return found is not None and len(found) >= 2

@@ -186,6 +186,8 @@ class Analysis:
         self._positions = None
         self._order: Optional[Dict[cst.CSTNode, int]] = None
         self._string_orders: Optional[List[int]] = None
+        self.read_bindings: Dict[str, Dict[cst.Name, bindings.Binding]] = {}  # bindings.binding_of's
+        self.target_bindings: Dict[cst.Name, Optional[bindings.Binding]] = {}  # bindings.binding_at's
 
     @property
     def scopes(self):
@@ -418,6 +420,10 @@ class FileContext:
     # ---- bindings ---------------------------------------------------------------------------
     def assignment_of(self, target: cst.Name) -> Optional[Assignment]:
         """The assignment a binding name (an assignment or loop target) makes."""
+        if isinstance(target, cst.Name):
+            known = bindings.binding_at(self.analysis, target)
+            if known is not None:
+                return known  # type: ignore[return-value]  (what rules read of an Assignment)
         scope = self.scope(target)
         if scope is None:
             return None
@@ -427,12 +433,45 @@ class FileContext:
         return None
 
     def binding(self, name: cst.Name) -> Optional[Assignment]:
-        """The one assignment a name read can refer to, or None when there are several or none."""
+        """The one assignment a name read can refer to, or None when there are several or none
+        (core/bindings.binding_of answers plain variables without the scope analysis)."""
+        if isinstance(name, cst.Name):
+            known = bindings.binding_of(self.analysis, name)
+            if known is not None:
+                return known  # type: ignore[return-value]  (what rules read of an Assignment)
+            if bindings.bound_several_times(self.analysis, name):
+                return None
         scope = self.scope(name)
         if scope is None:
             return None
         assignments = [a for a in scope[name.value] if isinstance(a, Assignment)]
         return assignments[0] if len(assignments) == 1 else None
+
+    def scope_bindings(self, node: cst.CSTNode, name: str) -> List[cst.CSTNode]:
+        """The nodes that bind `name` in the scope `node` is in, that scope itself (not the
+        scopes around it or nested in it): LibCST's `scope[name]` assignments of that scope,
+        answered by core/bindings.local_bindings where it can."""
+        home = bindings.innermost_scope(self.analysis, node)
+        fast = bindings.local_bindings(self.analysis, name, home) if home is not None else None
+        if fast is not None:
+            return fast
+        scope = self.scope(node)
+        if scope is None:
+            return []
+        return [a.node for a in scope[name] if isinstance(a, Assignment) and a.scope is scope]
+
+    def local_function(self, func: cst.BaseExpression) -> Optional[cst.FunctionDef]:
+        """The function of this file a plain-name call calls: the one def its name is bound to
+        in the scope the call sees (core/bindings.local_function answers the common files
+        without the scope analysis)."""
+        if not isinstance(func, cst.Name):
+            return None
+        known = bindings.local_function(self.analysis, func)
+        if known is not bindings.UNKNOWN:
+            return known
+        assignment = self.binding(func)
+        node = assignment.node if assignment is not None else None
+        return node if isinstance(node, cst.FunctionDef) else None
 
     def assigned_value(self, name: cst.Name) -> Optional[cst.BaseExpression]:
         """`value` when the name read comes from one plain `name = value` statement."""

@@ -115,21 +115,13 @@ def _returned_to(ctx: FileContext, site) -> List[HelperParameter]:
     return holders
 
 
-def _local_function(ctx: FileContext, func: cst.BaseExpression) -> Optional[cst.FunctionDef]:
-    if not isinstance(func, cst.Name):
-        return None
-    assignment = ctx.binding(func)
-    node = assignment.node if assignment is not None else None
-    return node if isinstance(node, cst.FunctionDef) else None
-
-
 def _bound_parameter(ctx: FileContext, use: cst.CSTNode):
     """(function, parameter name) when `use` is an argument of a call of a function of this file."""
     arg = ctx.parent(use)
     call = ctx.parent(arg) if isinstance(arg, cst.Arg) else None
     if not (isinstance(call, cst.Call) and arg.value is use and not arg.star):
         return None
-    function = _local_function(ctx, call.func)
+    function = ctx.local_function(call.func)
     if function is None:
         return None
     name = _parameter_for(call, arg, function)

@@ -118,7 +118,7 @@ def inits_removable(ctx: FileContext, loop: cst.For, filters: list) -> bool:
         if assignment is None:
             return False
         scope = ctx.scope(name)
-        others = [a for a in scope.assignments[target] if a.scope is scope and a is not assignment]
+        others = [a for a in scope.assignments[target] if a.scope is scope and a.node is not assignment.node]
         if any(not within(ctx, a.node, loop) for a in others):
             return False  # rebound elsewhere (`L += [p]` inside the loop is fine)
         uses = [a.node for a in scope.accesses[target]]

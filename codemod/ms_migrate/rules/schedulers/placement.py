@@ -21,6 +21,7 @@ import libcst as cst
 from libcst.metadata import Assignment
 
 from ms_migrate.core import syntax
+from ms_migrate.core import bindings
 from ms_migrate.core.context import FileContext
 from ms_migrate.rules.schedulers.formulas import Unsupported
 
@@ -63,15 +64,12 @@ def _read_names(statement: cst.CSTNode) -> Set[str]:
 
 
 def _rebinding(ctx: FileContext, names: Set[str], block, between):
-    scope = ctx.scope(between[0]) if between else None
-    if scope is None:
+    if not between:
         return None
     for name in sorted(names):
-        for assignment in scope[name]:
-            if not isinstance(assignment, Assignment) or assignment.scope is not scope:
-                continue
-            if ctx.child_of(block, assignment.node) in between:
-                return name, assignment.node
+        for binding in ctx.scope_bindings(between[0], name):
+            if ctx.child_of(block, binding) in between:
+                return name, binding
     return None
 
 
@@ -113,9 +111,6 @@ def check_late_names(ctx: FileContext, call: cst.Call, args) -> None:
     """torch calls an lr_lambda at every step, reading its free names then; the list reads them
     once. A free name of a lambda (inline, or a name bound once to one) or of a function of this
     file that is rebound after the scheduler is built makes the list differ: refuse."""
-    scope = ctx.scope(call)
-    if scope is None:
-        return
     for value in args.values():
         function = value
         if isinstance(value, cst.Name):
@@ -125,8 +120,10 @@ def check_late_names(ctx: FileContext, call: cst.Call, args) -> None:
                 binding.node if binding is not None and isinstance(binding.node, cst.FunctionDef) else None)
         if not isinstance(function, (cst.Lambda, cst.FunctionDef)):
             continue
-        outer = ctx.scope(function)
-        for name in sorted(_free_names(ctx, function)) if outer is not None else ():
+        # a name nothing in the file binds is a builtin or a global no one sets: never later
+        names = sorted(n for n in _free_names(ctx, function) if not bindings.never_bound(ctx.analysis, n))
+        outer = ctx.scope(function) if names else None
+        for name in names if outer is not None else ():
             for assignment in outer[name]:
                 if not isinstance(assignment, Assignment):
                     continue  # a builtin
@@ -142,10 +139,14 @@ def _free_names(ctx: FileContext, function) -> Set[str]:
     if isinstance(function, cst.Lambda):
         params = {p.name.value for p in function.params.params}
         return {n.value for n in syntax.read_names(function.body)} - params
+    reads = {n.value for n in syntax.read_names(function.body)}
+    local = {n: bindings.local_bindings(ctx.analysis, n, function.body) for n in reads}
+    if all(found is not None for found in local.values()):
+        return {n for n, found in local.items() if not found}
     scope = ctx.scope(function.body)
     if scope is None:
         return set()
-    return {n.value for n in syntax.read_names(function.body) if n.value not in scope.assignments}
+    return {n for n in reads if n not in scope.assignments}
 
 
 def _later(ctx: FileContext, node: cst.CSTNode, call: cst.CSTNode) -> bool:

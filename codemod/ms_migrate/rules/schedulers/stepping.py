@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Tuple
 
 import libcst as cst
-from libcst.metadata import Assignment
 
 from ms_migrate.core import syntax
 from ms_migrate.core.context import FileContext
@@ -175,7 +174,7 @@ def _helper_updates(ctx: FileContext, name: str, function: cst.CSTNode) -> List[
     for call in ctx.calls:
         if not isinstance(call.func, cst.Name):
             continue
-        helper = _local_function(ctx, call.func)
+        helper = ctx.local_function(call.func)
         if helper is None or _function_of(ctx, call) is not function:
             continue
         mapping = _bind_call(call, helper)
@@ -194,16 +193,6 @@ def _helper_updates(ctx: FileContext, name: str, function: cst.CSTNode) -> List[
         found.append(_Update(steps[0], call, outer_loops + inner_loops,
                              inner_guards if inner_loops else outer_guards, mapping))
     return found
-
-
-def _local_function(ctx: FileContext, name: cst.Name) -> Optional[cst.FunctionDef]:
-    scope = ctx.scope(name)
-    if scope is None:
-        return None
-    found = [a for a in scope[name.value] if isinstance(a, Assignment)]
-    if len(found) == 1 and isinstance(found[0].node, cst.FunctionDef):
-        return found[0].node
-    return None
 
 
 def _bind_call(call: cst.Call, function: cst.FunctionDef) -> dict:

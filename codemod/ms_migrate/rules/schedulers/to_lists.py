@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
 import libcst as cst
-from libcst.metadata import Assignment, BuiltinAssignment
+from libcst.metadata import BuiltinAssignment
 
 from ms_migrate.core import params as P
 from ms_migrate.rules.schedulers import formulas
@@ -48,6 +48,7 @@ from ms_migrate.rules.schedulers import stepping
 from ms_migrate.rules.schedulers import experimental
 from ms_migrate.core import syntax
 from ms_migrate.core import tables
+from ms_migrate.core import bindings
 from ms_migrate.core.context import FileContext
 from ms_migrate.core.findings import ERROR, WARNING, Check
 from ms_migrate.rules.base import Rule
@@ -573,17 +574,13 @@ def _needed_position(ctx: FileContext, block, loop_position: int, nodes, ignore=
     """Index in `block` of the last statement binding a name the lists need (-1: none). The
     optimizer's own name (inline children of SequentialLR mention it) is not needed. The name
     bound there is left in `_needed_position.name` for messages."""
-    scope = ctx.scope(block.body[loop_position])
+    loop = block.body[loop_position]
     body = list(block.body)
     needed = -1
     _needed_position.name = None  # type: ignore[attr-defined]
     for name in sorted({n.value for node in nodes for n in syntax.read_names(node)} - set(ignore)):
-        if scope is None:
-            break
-        for assignment in scope[name]:
-            if not isinstance(assignment, Assignment) or assignment.scope is not scope:
-                continue
-            top = ctx.child_of(block, assignment.node)
+        for binding in ctx.scope_bindings(loop, name):
+            top = ctx.child_of(block, binding)
             if top is None:
                 continue
             index = body.index(top)
@@ -634,11 +631,12 @@ _BUILTINS_USED = frozenset({"len", "float", "int", "min", "max", "sum", "range",
 def _check_builtins(ctx: FileContext, statements, at: cst.CSTNode) -> None:
     """Refuse when the file rebinds a builtin the lists call, where they go (`max = 5`, a
     parameter named `len`): the list would call the file's value instead."""
-    scope = ctx.scope(at)
+    read = {n.value for statement in statements for n in syntax.read_names(statement)}
+    names = sorted(name for name in read & _BUILTINS_USED if not bindings.never_bound(ctx.analysis, name))
+    scope = ctx.scope(at) if names else None
     if scope is None:
         return
-    read = {n.value for statement in statements for n in syntax.read_names(statement)}
-    for name in sorted(read & _BUILTINS_USED):
+    for name in names:
         if any(not isinstance(a, BuiltinAssignment) for a in scope[name]):
             raise formulas.Unsupported(f"this file binds the name `{name}`, which the learning-rate "
                                         f"list calls as Python's builtin; rename it or build the list by hand")

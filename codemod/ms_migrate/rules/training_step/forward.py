@@ -17,7 +17,7 @@ from typing import List, Optional, Set
 
 import libcst as cst
 
-from ms_migrate.core import syntax
+from ms_migrate.core import bindings, syntax
 from ms_migrate.core.context import FileContext
 from ms_migrate.rules.training_step.shape import Blocked, expr_call, method
 
@@ -333,11 +333,18 @@ def _parameters(ctx: FileContext, moved: List[cst.CSTNode], anchor: Optional[cst
     read those of the function around it.)"""
     if anchor is None:
         return []
-    home = ctx.scope(loss)
-    bound = home
-    if closure_step is not None:
-        bound = next((ctx.scope(n) for n in syntax.walk(closure_step) if ctx.scope(n) is not None), home)
     anchor_line = ctx.start(anchor).line
+    if closure_step is None:
+        fast = _rebound_later_fast(ctx, loss, anchor_line)
+        if fast is not None:
+            try:
+                return _collect_parameters(moved, loss, fast)
+            except _AskScopes:
+                pass
+    return _collect_parameters(moved, loss, _rebound_later_scopes(ctx, loss, anchor_line, closure_step))
+
+
+def _collect_parameters(moved: List[cst.CSTNode], loss: cst.BaseExpression, rebound_later) -> List[str]:
     params: List[str] = []
     defined: Set[str] = set()
     reads = [_reads(statement.body[0]) for statement in moved] + [list(syntax.read_names(loss))]
@@ -345,16 +352,56 @@ def _parameters(ctx: FileContext, moved: List[cst.CSTNode], anchor: Optional[cst
         for name in names:
             if name.value in defined or name.value in params:
                 continue
-            scope = ctx.scope(name)
-            if scope is not home:
-                continue
-            later = [a for a in scope[name.value] if getattr(a, "scope", None) is bound
-                     and getattr(a, "node", None) in ctx.positions and ctx.start(a.node).line >= anchor_line]
-            if later:
+            if rebound_later(name):
                 params.append(name.value)
         if i < len(moved):
             defined |= _defines(moved[i])
     return params
+
+
+def _rebound_later_fast(ctx: FileContext, loss: cst.BaseExpression, anchor_line: int):
+    """`name -> is it read in the loss's scope and bound there at or after anchor_line`, from
+    core/bindings.py (no scope analysis); None when it cannot answer for some name."""
+    analysis = ctx.analysis
+    home = bindings.innermost_scope(analysis, loss)
+    if home is None:
+        return None
+    answers = {}
+
+    def rebound_later(name: cst.Name) -> bool:
+        if bindings.innermost_scope(analysis, name) is not home:
+            return False
+        if name.value not in answers:
+            found = bindings.local_bindings(analysis, name.value, home)
+            if found is None:
+                raise _AskScopes
+            answers[name.value] = any(ctx.start(b).line >= anchor_line for b in found)
+        return answers[name.value]
+
+    return rebound_later
+
+
+class _AskScopes(Exception):
+    """core/bindings.py cannot answer: LibCST's scope analysis must."""
+
+
+def _rebound_later_scopes(ctx: FileContext, loss: cst.BaseExpression, anchor_line: int,
+                          closure_step: Optional[cst.CSTNode]):
+    """The same question, from LibCST's scope analysis. (In a closure, the bindings of the
+    function around it.)"""
+    home = ctx.scope(loss)
+    bound = home
+    if closure_step is not None:
+        bound = next((ctx.scope(n) for n in syntax.walk(closure_step) if ctx.scope(n) is not None), home)
+
+    def rebound_later(name: cst.Name) -> bool:
+        scope = ctx.scope(name)
+        if scope is not home:
+            return False
+        return any(getattr(a, "scope", None) is bound and getattr(a, "node", None) in ctx.positions
+                   and ctx.start(a.node).line >= anchor_line for a in scope[name.value])
+
+    return rebound_later
 
 
 def _used_after(ctx: FileContext, moved: List[cst.CSTNode], loss_name: Optional[str]) -> List[str]:

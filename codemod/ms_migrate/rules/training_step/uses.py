@@ -11,6 +11,7 @@ from typing import Dict, List, Optional
 import libcst as cst
 from libcst.metadata import Assignment
 
+from ms_migrate.core import bindings
 from ms_migrate.core.context import FileContext
 
 
@@ -55,27 +56,27 @@ def optimizer_uses(ctx: FileContext, sites) -> Dict[cst.CSTNode, Use]:
         helper = ctx.parent(ctx.parent(param))  # Param -> Parameters -> FunctionDef
         single = len(calls.get(helper, ())) == 1 and len(found) == 1
         mapping = dict(_bind_names(found[0].through, helper)) if single else {}
-        scope = ctx.scope(helper.body)
-        if scope is None:
-            continue
-        for assignment in scope.assignments[param.name.value]:
-            if isinstance(assignment, Assignment) and assignment.node is param:
-                for access in assignment.references:
-                    uses[access.node] = Use(found[0].site, helper, mapping, found[0].through)
+        for read in _param_reads(ctx, helper, param):
+            uses[read] = Use(found[0].site, helper, mapping, found[0].through)
     return uses
+
+
+def _param_reads(ctx: FileContext, helper: cst.FunctionDef, param: cst.Param) -> List[cst.CSTNode]:
+    """The reads of a helper's parameter (without the scope analysis where bindings.py can)."""
+    reads = bindings.param_reads(ctx.analysis, param)
+    if reads is not None:
+        return list(reads)
+    scope = ctx.scope(helper.body)
+    if scope is None:
+        return []
+    return [access.node for assignment in scope.assignments[param.name.value]
+            if isinstance(assignment, Assignment) and assignment.node is param
+            for access in assignment.references]
 
 
 def local_function(ctx: FileContext, func: cst.BaseExpression) -> Optional[cst.FunctionDef]:
     """The module-level or nested function of this file a plain-name call calls."""
-    if not isinstance(func, cst.Name) or func.value not in ctx.analysis.functions:
-        return None  # (no def of that name in the file: no scope lookup needed)
-    scope = ctx.scope(func)
-    if scope is None:
-        return None
-    found = [a for a in scope[func.value] if isinstance(a, Assignment)]
-    if len(found) == 1 and isinstance(found[0].node, cst.FunctionDef):
-        return found[0].node
-    return None
+    return ctx.local_function(func)
 
 
 def _bind(call: cst.Call, function: cst.FunctionDef):
