@@ -258,6 +258,11 @@ def assert_same_scopes(source: bytes) -> int:
                 continue  # a def's own name / a parameter: bound in the scope around / inside
             mine.setdefault(id(bindings.innermost_scope(ctx.analysis, node)), set()).add(node)
             theirs.setdefault(id(scope), set()).add(node)
+    for call in ctx.analysis.calls:  # (the parameters rule asks it of calls)
+        scope = ctx.scopes.get(call)
+        if scope is not None:
+            mine.setdefault(id(bindings.innermost_scope(ctx.analysis, call)), set()).add(call)
+            theirs.setdefault(id(scope), set()).add(call)
     assert set(map(frozenset, mine.values())) == set(map(frozenset, theirs.values()))
     return len(mine)
 
@@ -366,6 +371,9 @@ LOCAL_SHAPES = [
     "x = 1\nfor x in y:\n    x.attr = 2\n    f(x=3)\nclass C:\n    x = 4\n",
     "def f(*args, k=1, **kw):\n    args = 1\n    return k, kw\n",
     "def f():\n    del a\n    a = 1\n",
+    "def f():\n    for a in b:\n        out = g(a)\n        print(out)\n    for c in d:\n        out = h(c)\n"
+    "        out.x = out + 1\n    return [out for e in out]\n",
+    "out = 1\nout = out + 1\ndef k():\n    return out\nclass C:\n    y = out\n",
 ]
 
 NEVER_BOUND = ["len(x)\nmax = 3\n", "def f(len):\n    return len(x)\n", "for sum in y:\n    pass\nsum(z)\n",
@@ -460,7 +468,23 @@ def check_never_bound(ctx) -> int:
     return answered
 
 
-CHECKS = {"local_function": check_local_functions, "binding": check_read_bindings,
+def check_shared_reads(ctx) -> int:
+    """ctx.assignment_of for a target that shares its scope with other bindings of its name:
+    the references of LibCST's Assignment (bindings.shared_reads)."""
+    answered = 0
+    for nodes in list(ctx.analysis.by_value.values()):
+        for node in nodes:
+            fast = bindings.shared_reads(ctx.analysis, node)
+            if fast is None:
+                continue
+            answered += 1
+            slow = _assignment(ctx, node)
+            assert slow is not None, (node.value, ctx.start(node).line)
+            assert set(fast) == {a.node for a in slow.references}, (node.value, ctx.start(node).line)
+    return answered
+
+
+CHECKS = {"shared_reads": check_shared_reads, "local_function": check_local_functions, "binding": check_read_bindings,
           "scope_bindings": check_local_bindings, "never_bound": check_never_bound}
 SHAPES = TRICKY + FUNCTION_SHAPES + LOCAL_SHAPES + NEVER_BOUND
 
@@ -479,7 +503,7 @@ def test_the_plain_shapes_are_answered_too():
 
 
 # fixtures: every check answers many nodes (the shortcut is not vacuous) and agrees on all
-AT_LEAST = {"local_function": 300, "binding": 500, "scope_bindings": 1000, "never_bound": 500}
+AT_LEAST = {"shared_reads": 300, "local_function": 300, "binding": 500, "scope_bindings": 1000, "never_bound": 500}
 
 
 @pytest.mark.parametrize("name", CHECKS)

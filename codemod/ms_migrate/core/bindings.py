@@ -418,3 +418,42 @@ def bound_several_times(analysis: "Analysis", read: cst.Name) -> bool:
     home = innermost_scope(analysis, read)
     found = local_bindings(analysis, read.value, home) if home is not None else None
     return found is not None and len(found) >= 2
+
+
+def shared_reads(analysis: "Analysis", target: cst.Name) -> Optional[List[cst.Name]]:
+    """The reads of a target that shares its name with other bindings of the same scope (`out
+    = model(x)` in two loops of one function): LibCST's scope analysis is not flow-sensitive, so
+    every read of the name in that scope (and in scopes nested in it that do not bind it) is a
+    reference of each of those Assignments. None when not sure: the target is not an `x = ...`
+    target of a function body or the module, or the name occurs in that span in any way other
+    than such a target of the scope itself, a plain read, an attribute or a keyword (or in a
+    string)."""
+    parents = analysis.parents
+    holder = parents.get(target)
+    if not (isinstance(holder, (cst.AssignTarget, cst.AnnAssign)) and holder.target is target):
+        return None
+    statement = parents.get(parents.get(holder)) if isinstance(holder, cst.AssignTarget) else parents.get(holder)
+    scope = _scope_of(analysis, statement)
+    name = target.value
+    if scope is None or name in analysis.declared or name in analysis.imported:
+        return None
+    order = analysis.order
+    low, high = order.get(scope, -1), _last(analysis, scope)
+    reads = []
+    for node in analysis.by_value.get(name, ()):
+        at = order.get(node, -1)
+        if at < low or at > high:
+            continue
+        parent = parents.get(node)
+        if (isinstance(parent, cst.Attribute) and parent.attr is node) or (
+                isinstance(parent, cst.Arg) and parent.keyword is node):
+            continue
+        if _plain_read(parents, node, parent):
+            reads.append(node)
+        elif not (_is_target(parents, node) and innermost_scope(analysis, node) is scope):
+            return None
+    keys = analysis.string_orders
+    for string in analysis.strings[bisect_left(keys, low):bisect_right(keys, high)] if analysis.strings else ():
+        if name in string.value:
+            return None
+    return reads

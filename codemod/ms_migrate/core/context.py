@@ -188,6 +188,7 @@ class Analysis:
         self._string_orders: Optional[List[int]] = None
         self.read_bindings: Dict[str, Dict[cst.Name, bindings.Binding]] = {}  # bindings.binding_of's
         self.target_bindings: Dict[cst.Name, Optional[bindings.Binding]] = {}  # bindings.binding_at's
+        self.shared_bindings: Dict[cst.Name, Optional[bindings.Binding]] = {}  # bindings.shared_reads'
 
     @property
     def scopes(self):
@@ -424,6 +425,12 @@ class FileContext:
             known = bindings.binding_at(self.analysis, target)
             if known is not None:
                 return known  # type: ignore[return-value]  (what rules read of an Assignment)
+            shared = self.analysis.shared_bindings
+            if target not in shared:
+                reads = bindings.shared_reads(self.analysis, target)
+                shared[target] = bindings.Binding(target, reads) if reads is not None else None
+            if shared[target] is not None:
+                return shared[target]  # type: ignore[return-value]
         scope = self.scope(target)
         if scope is None:
             return None

@@ -44,6 +44,7 @@ from ms_migrate.rules.parameters import names as param_names
 from ms_migrate.rules.parameters import requires_grad as RG
 from ms_migrate.core import params as P
 from ms_migrate.core import syntax
+from ms_migrate.core import bindings
 from ms_migrate.core.context import FileContext
 from ms_migrate.core.findings import ERROR, MIGRATION_GUIDE, WARNING, Check
 from ms_migrate.rules.base import Rule
@@ -161,10 +162,18 @@ class ParameterSelection(Rule):
                 self._feed(value, depth + 1)
 
     # ---- named_parameters() ----------------------------------------------------------------
+    def _in_an_optimizer_scope(self, call: cst.Call) -> bool:
+        """Is the call in the scope (function body, module...) of an optimizer construction?"""
+        if not self.optimizer_scope_nodes:
+            return False
+        analysis = self.ctx.analysis
+        return bindings.innermost_scope(analysis, call) in {
+            bindings.innermost_scope(analysis, n) for n in self.optimizer_scope_nodes}
+
     def _named(self, call: cst.Call) -> None:
         ctx = self.ctx
         parent = ctx.parent(call)
-        selecting = ctx.scope(call) in {ctx.scope(n) for n in self.optimizer_scope_nodes}
+        selecting = self._in_an_optimizer_scope(call)
         if isinstance(parent, cst.CompFor) and parent.iter is call:
             if selecting and self._comprehension(parent, call):
                 return
