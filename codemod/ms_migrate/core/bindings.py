@@ -18,7 +18,21 @@ None -- on anything else: a class body, `global`/`nonlocal` of the name anywhere
 it anywhere, any other occurrence of the name in the scope that is not a plain read (a
 parameter, a for/with/except target, a walrus, `del`, a keyword, an augmented assignment,
 tuple unpacking...), a read before or inside the binding statement, the name inside a string
-literal of the scope (LibCST reads string annotations)."""
+literal of the scope (LibCST reads string annotations).
+
+The same way, each certain or else None (UNKNOWN for local_function), it answers:
+
+    param_reads          the reads of a def's parameter
+    binding_of           the one assignment a read reads (ctx.binding), one Binding per target
+    bound_several_times  a read whose own scope binds its name more than once (no one binding)
+    shared_binding       a target that shares its scope with other bindings of its name
+                         (ctx.assignment_of): every read there is a reference of each
+    local_function       the def a plain-name call calls (ctx.local_function)
+    local_bindings       the bindings of a name in one function body or the module
+                         (ctx.scope_bindings)
+    never_bound          a name nothing in the file binds (a builtin wherever it is read)
+    import_reads         the reads of a torch import bound once
+    innermost_scope      the scope a node is in, as LibCST partitions them"""
 
 from __future__ import annotations
 
@@ -418,6 +432,16 @@ def bound_several_times(analysis: "Analysis", read: cst.Name) -> bool:
     home = innermost_scope(analysis, read)
     found = local_bindings(analysis, read.value, home) if home is not None else None
     return found is not None and len(found) >= 2
+
+
+def shared_binding(analysis: "Analysis", target: cst.Name) -> Optional[Binding]:
+    """The Binding of a target `shared_reads` answers (one object per target); None when not
+    known (ask the scope analysis)."""
+    cache = analysis.shared_bindings
+    if target not in cache:
+        reads = shared_reads(analysis, target)
+        cache[target] = Binding(target, reads) if reads is not None else None
+    return cache[target]
 
 
 def shared_reads(analysis: "Analysis", target: cst.Name) -> Optional[List[cst.Name]]:

@@ -425,12 +425,9 @@ class FileContext:
             known = bindings.binding_at(self.analysis, target)
             if known is not None:
                 return known  # type: ignore[return-value]  (what rules read of an Assignment)
-            shared = self.analysis.shared_bindings
-            if target not in shared:
-                reads = bindings.shared_reads(self.analysis, target)
-                shared[target] = bindings.Binding(target, reads) if reads is not None else None
-            if shared[target] is not None:
-                return shared[target]  # type: ignore[return-value]
+            known = bindings.shared_binding(self.analysis, target)
+            if known is not None:
+                return known  # type: ignore[return-value]
         scope = self.scope(target)
         if scope is None:
             return None
