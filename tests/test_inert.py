@@ -78,6 +78,9 @@ ANSWERED = {
     "param_groups with no optimizer built": (
         "import torch\n\ndef f(o: torch.optim.Optimizer):\n    for g in o.param_groups:\n        g['lr'] = 0.1\n"
     ),
+    "a chain through a helper's call (two findings at one place, outer first)": (
+        "import torch\nu = torch.optim.optimizer.register_optimizer_step_post_hook(x).step\n"
+    ),
     "no reference reaches torch.optim": "import torch.optim\n\nx = torch.nn.Linear(2, 2)\n",
 }
 
@@ -191,9 +194,6 @@ def composed(draw):
     return "\n".join(lines) + "\n"
 
 
-_ANSWERED_COUNT = [0, 0]
-
-
 @settings(max_examples=150, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(composed())
@@ -203,14 +203,22 @@ def test_composed_files(text):
         ast.parse(data)
     except SyntaxError:
         return
-    _ANSWERED_COUNT[1] += 1
-    _ANSWERED_COUNT[0] += assert_agrees(data)
+    assert_agrees(data)
 
 
 def test_composed_files_are_often_answered():
-    # (runs after test_composed_files: pytest keeps file order) the test above is not vacuous
-    answered_count, total = _ANSWERED_COUNT
-    assert total >= 100 and answered_count >= 20, _ANSWERED_COUNT
+    """The composition is not vacuous: a fixed sample of one import, one use and one reference
+    (every 7th of all of them) is often answered, and LibCST agrees on each."""
+    triples = [(i, u, r) for i in IMPORTS for u in USES for r in REFERENCES][::7]
+    answered = 0
+    for imported, use, reference in triples:
+        data = f"{imported}\n{use.format(r=reference)}\n".encode()
+        try:
+            ast.parse(data)
+        except SyntaxError:
+            continue
+        answered += assert_agrees(data)
+    assert len(triples) > 400 and answered >= 40, (len(triples), answered)
 
 
 @settings(max_examples=40, deadline=None, derandomize=True,

@@ -92,7 +92,9 @@ def references(tree: ast.Module, source: bytes, imports: Optional[Dict[str, str]
                 stack.extend((child, False) for child in ast.iter_child_nodes(node))
     except (_GiveUp, RecursionError):
         return None
-    found.sort()
+    # in source order; references that start at one place (`f(x).y` and its `f`) keep the order
+    # they were met in, outer first, as in LibCST's walk (the findings' order then matches)
+    found.sort(key=lambda reference: reference[:2])
     return found
 
 
