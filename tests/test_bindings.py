@@ -374,6 +374,9 @@ LOCAL_SHAPES = [
     "def f():\n    for a in b:\n        out = g(a)\n        print(out)\n    for c in d:\n        out = h(c)\n"
     "        out.x = out + 1\n    return [out for e in out]\n",
     "out = 1\nout = out + 1\ndef k():\n    return out\nclass C:\n    y = out\n",
+    # a parameter and an assignment of one name (found by the mutations on Python 3.9)
+    "def resumed(optimizer, args):\n    optimizer = SGD(args)\n    s = StepLR(optimizer, 2)\n    optimizer.step()\n",
+    "def f(*opt, **kw):\n    opt = 1\n    kw = 2\n    return opt, kw\n",
 ]
 
 NEVER_BOUND = ["len(x)\nmax = 3\n", "def f(len):\n    return len(x)\n", "for sum in y:\n    pass\nsum(z)\n",

@@ -335,10 +335,26 @@ def binding_of(analysis: "Analysis", read: cst.Name) -> Optional[Binding]:
             holder = analysis.parents.get(node)
             if isinstance(holder, (cst.AssignTarget, cst.AnnAssign)) and holder.target is node:
                 binding = binding_at(analysis, node)
-                for access in binding.references if binding is not None else ():
+                if binding is None or _a_parameter_too(analysis, node):
+                    continue  # (a parameter of the same name: two bindings in that scope)
+                for access in binding.references:
                     found[access.node] = binding
         cache[name] = found
     return cache[name].get(read)
+
+
+def _a_parameter_too(analysis: "Analysis", target: cst.Name) -> bool:
+    """Is the target's name also a parameter of the function whose body the target is in (a
+    binding of the same scope that `reads_of`, which looks at the body, does not see)?"""
+    node = analysis.parents.get(target)
+    while node is not None and not isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Module)):
+        node = analysis.parents.get(node)
+    if not isinstance(node, cst.FunctionDef):
+        return False
+    params = node.params
+    every = [*params.posonly_params, *params.params, *params.kwonly_params]
+    every += [p for p in (params.star_arg, params.star_kwarg) if isinstance(p, cst.Param)]
+    return any(p.name.value == target.value for p in every)
 
 
 # the statements whose Name targets (also inside tuples/lists, starred) bind in their scope
