@@ -81,23 +81,37 @@ _SCOPES = (cst.ClassDef, cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cs
 def reads_of(analysis: "Analysis", target: cst.Name) -> Optional[List[cst.Name]]:
     """The Name nodes that read what `target` (an `x = ...` target) binds, in source order;
     None when this module cannot be sure (see the module docstring)."""
-    parents = analysis.parents
-    holder = parents.get(target)
-    if isinstance(holder, cst.AssignTarget):
-        statement_part = parents.get(holder)
-        if not isinstance(statement_part, cst.Assign) or holder.target is not target:
-            return None
-        statement = parents.get(statement_part)
-    elif isinstance(holder, cst.AnnAssign):
-        if holder.target is not target or holder.value is None:
-            return None
-        statement = parents.get(holder)
-    else:
-        return None
-    scope = _scope_of(analysis, statement)
+    statement = _assignment_statement(analysis, target)
+    scope = _scope_of(analysis, statement) if statement is not None else None
     if scope is None:
         return None
     return _reads(analysis, target, scope, _last(analysis, statement))
+
+
+def _assignment_statement(analysis: "Analysis", target: cst.Name) -> Optional[cst.CSTNode]:
+    """The statement line of `target = value` / `target: T = value`; None for any other target."""
+    parents = analysis.parents
+    holder = parents.get(target)
+    if isinstance(holder, cst.AssignTarget):
+        assign = parents.get(holder)
+        if isinstance(assign, cst.Assign) and holder.target is target:
+            return parents.get(assign)
+    elif isinstance(holder, cst.AnnAssign):
+        if holder.target is target and holder.value is not None:
+            return parents.get(holder)
+    return None
+
+
+def _not_a_variable(node: cst.Name, parent: Optional[cst.CSTNode]) -> bool:
+    """`x.name`, `f(name=1)`: the name there is an attribute or a keyword, not a variable."""
+    return (isinstance(parent, cst.Attribute) and parent.attr is node) or (
+        isinstance(parent, cst.Arg) and parent.keyword is node)
+
+
+def _star_import(analysis: "Analysis") -> bool:
+    """Does a `from m import *` (which may bind any name) appear anywhere in the file?"""
+    return any(isinstance(node, cst.ImportFrom) and isinstance(node.names, cst.ImportStar)
+               for node in analysis.imports)
 
 
 def param_reads(analysis: "Analysis", param: cst.Param) -> Optional[List[cst.Name]]:
@@ -264,9 +278,7 @@ def local_function(analysis: "Analysis", read: cst.Name):
     name = read.value
     if name not in analysis.functions:
         return None  # no def of that name in the file
-    if name in analysis.declared or name in analysis.imported or any(
-            isinstance(node, cst.ImportFrom) and isinstance(node.names, cst.ImportStar)
-            for node in analysis.imports):
+    if name in analysis.declared or name in analysis.imported or _star_import(analysis):
         return UNKNOWN
     parents = analysis.parents
     definition = None
@@ -276,9 +288,7 @@ def local_function(analysis: "Analysis", read: cst.Name):
             if definition is not None:
                 return UNKNOWN  # defined twice
             definition = parent
-        elif not ((isinstance(parent, cst.Attribute) and parent.attr is node)
-                  or (isinstance(parent, cst.Arg) and parent.keyword is node)
-                  or _plain_read(parents, node, parent)):
+        elif not (_not_a_variable(node, parent) or _plain_read(parents, node, parent)):
             return UNKNOWN
     if definition is None:
         return UNKNOWN
@@ -391,8 +401,7 @@ def local_bindings(analysis: "Analysis", name: str, scope: cst.CSTNode) -> Optio
         at = order.get(node, -1)
         if at < low or at > high:
             continue
-        if (isinstance(parent, cst.Attribute) and parent.attr is node) or (
-                isinstance(parent, cst.Arg) and parent.keyword is node):
+        if _not_a_variable(node, parent):
             continue
         if innermost_scope(analysis, node) is not scope:
             continue
@@ -426,17 +435,13 @@ def never_bound(analysis: "Analysis", name: str) -> bool:
     """True when nothing in the file binds `name` (every occurrence a plain read, an attribute
     or a keyword; no import, def, `global`/`nonlocal`, star import): it is then the builtin or
     global it reads wherever it is read. False when not sure."""
-    if name in analysis.declared or name in analysis.imported or name in analysis.functions:
-        return False
-    if any(isinstance(node, cst.ImportFrom) and isinstance(node.names, cst.ImportStar)
-           for node in analysis.imports):
+    if (name in analysis.declared or name in analysis.imported or name in analysis.functions
+            or _star_import(analysis)):
         return False
     parents = analysis.parents
     for node in analysis.by_value.get(name, ()):
         parent = parents.get(node)
-        if not ((isinstance(parent, cst.Attribute) and parent.attr is node)
-                or (isinstance(parent, cst.Arg) and parent.keyword is node)
-                or _plain_read(parents, node, parent)):
+        if not (_not_a_variable(node, parent) or _plain_read(parents, node, parent)):
             return False
     return True
 
@@ -469,11 +474,8 @@ def shared_reads(analysis: "Analysis", target: cst.Name) -> Optional[List[cst.Na
     than such a target of the scope itself, a plain read, an attribute or a keyword (or in a
     string)."""
     parents = analysis.parents
-    holder = parents.get(target)
-    if not (isinstance(holder, (cst.AssignTarget, cst.AnnAssign)) and holder.target is target):
-        return None
-    statement = parents.get(parents.get(holder)) if isinstance(holder, cst.AssignTarget) else parents.get(holder)
-    scope = _scope_of(analysis, statement)
+    statement = _assignment_statement(analysis, target)
+    scope = _scope_of(analysis, statement) if statement is not None else None
     name = target.value
     if scope is None or name in analysis.declared or name in analysis.imported:
         return None
@@ -485,8 +487,7 @@ def shared_reads(analysis: "Analysis", target: cst.Name) -> Optional[List[cst.Na
         if at < low or at > high:
             continue
         parent = parents.get(node)
-        if (isinstance(parent, cst.Attribute) and parent.attr is node) or (
-                isinstance(parent, cst.Arg) and parent.keyword is node):
+        if _not_a_variable(node, parent):
             continue
         if _plain_read(parents, node, parent):
             reads.append(node)

@@ -153,15 +153,17 @@ def _migrate_source(source: bytes, path: str, options: Options,
             TOO_LARGE, f"{len(source)} bytes, above the limit of {limit} (--max-file-size); "
             "the file was skipped: raise the limit (0: none) to migrate it", 1, 1))
         return result
-    if _answered_by_prescan(scan, options):
+    if _answered_by_prescan(scan, options, len(source)):
         return _unmigrated_references(result, scan, options)
     return _migrate_parsed(source, path, options, result, scan)
 
 
-def _answered_by_prescan(scan: prescan.Scan, options: Options) -> bool:
+def _answered_by_prescan(scan: prescan.Scan, options: Options, size: int) -> bool:
     """Does the pre-scan know this file's whole result (core/inert.py)? Not under --annotate,
-    where the findings become marker comments (edits LibCST makes)."""
-    return scan.references is not None and not options.annotate
+    where the findings become marker comments (edits LibCST makes), nor for a file above
+    --max-file-size (its result is MSM010)."""
+    limit = options.max_file_size
+    return scan.references is not None and not options.annotate and not (limit and size > limit)
 
 
 def _unmigrated_references(result: FileResult, scan: prescan.Scan, options: Options) -> FileResult:
@@ -342,8 +344,7 @@ def prescan_file(
     except (OSError, NotRegular):
         return prescan.UNKNOWN
     scan = prescan.scan(source)
-    if scan is not None and not (_answered_by_prescan(scan, options)
-                                 and not (options.max_file_size and len(source) > options.max_file_size)):
+    if scan is not None and not _answered_by_prescan(scan, options, len(source)):
         return scan
     result = FileResult(path=str(path), source=source, output=source)
     if scan is not None:  # answered here: no worker, no parse

@@ -335,16 +335,9 @@ def _parameters(ctx: FileContext, moved: List[cst.CSTNode], anchor: Optional[cst
         return []
     anchor_line = ctx.start(anchor).line
     if closure_step is None:
-        fast = _rebound_later_fast(ctx, loss, anchor_line)
-        if fast is not None:
-            try:
-                return _collect_parameters(moved, loss, fast)
-            except _AskScopes:
-                pass
-    return _collect_parameters(moved, loss, _rebound_later_scopes(ctx, loss, anchor_line, closure_step))
-
-
-def _collect_parameters(moved: List[cst.CSTNode], loss: cst.BaseExpression, rebound_later) -> List[str]:
+        rebound_later = _rebound_later(ctx, loss, anchor_line)
+    else:
+        rebound_later = _rebound_later_in_closure(ctx, loss, anchor_line, closure_step)
     params: List[str] = []
     defined: Set[str] = set()
     reads = [_reads(statement.body[0]) for statement in moved] + [list(syntax.read_names(loss))]
@@ -359,40 +352,25 @@ def _collect_parameters(moved: List[cst.CSTNode], loss: cst.BaseExpression, rebo
     return params
 
 
-def _rebound_later_fast(ctx: FileContext, loss: cst.BaseExpression, anchor_line: int):
-    """`name -> is it read in the loss's scope and bound there at or after anchor_line`, from
-    core/bindings.py (no scope analysis); None when it cannot answer for some name."""
-    analysis = ctx.analysis
-    home = bindings.innermost_scope(analysis, loss)
-    if home is None:
-        return None
-    answers = {}
+def _rebound_later(ctx: FileContext, loss: cst.BaseExpression, anchor_line: int):
+    """`name -> is it read in the loss's scope and bound in that scope at or after anchor_line`
+    (ctx.scope_bindings: without the scope analysis where core/bindings.py can)."""
+    home = bindings.innermost_scope(ctx.analysis, loss)
 
     def rebound_later(name: cst.Name) -> bool:
-        if bindings.innermost_scope(analysis, name) is not home:
+        if bindings.innermost_scope(ctx.analysis, name) is not home:
             return False
-        if name.value not in answers:
-            found = bindings.local_bindings(analysis, name.value, home)
-            if found is None:
-                raise _AskScopes
-            answers[name.value] = any(ctx.start(b).line >= anchor_line for b in found)
-        return answers[name.value]
+        return any(ctx.start(b).line >= anchor_line for b in ctx.scope_bindings(loss, name.value))
 
     return rebound_later
 
 
-class _AskScopes(Exception):
-    """core/bindings.py cannot answer: LibCST's scope analysis must."""
-
-
-def _rebound_later_scopes(ctx: FileContext, loss: cst.BaseExpression, anchor_line: int,
-                          closure_step: Optional[cst.CSTNode]):
-    """The same question, from LibCST's scope analysis. (In a closure, the bindings of the
-    function around it.)"""
+def _rebound_later_in_closure(ctx: FileContext, loss: cst.BaseExpression, anchor_line: int,
+                              closure_step: cst.CSTNode):
+    """The same question in a closure, whose loss reads the bindings of the function around
+    it (LibCST's scope analysis)."""
     home = ctx.scope(loss)
-    bound = home
-    if closure_step is not None:
-        bound = next((ctx.scope(n) for n in syntax.walk(closure_step) if ctx.scope(n) is not None), home)
+    bound = next((ctx.scope(n) for n in syntax.walk(closure_step) if ctx.scope(n) is not None), home)
 
     def rebound_later(name: cst.Name) -> bool:
         scope = ctx.scope(name)
